@@ -1,0 +1,37 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STAMP_DEV := $(VENV)/.installed-dev
+WORKDIR ?= workdirs/demo
+PYTEST_ARGS ?=
+
+.PHONY: demo test install install-dev clean benchmark
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): setup.py $(PY)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(STAMP_DEV): setup.py $(PY)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+install-dev: $(STAMP_DEV)
+
+demo: $(STAMP)
+	$(PY) -m model_garden.demo --workdir=$(WORKDIR)
+
+test: $(STAMP_DEV)
+	$(PY) -m pytest -q -n 2 --dist=loadfile $(PYTEST_ARGS) tests
+
+benchmark: $(STAMP_DEV)
+	$(PY) tools/benchmark.py
+
+clean:
+	rm -rf $(VENV) workdirs

@@ -1,0 +1,13 @@
+"""model_garden: Keras 3 models and training objectives of Google Brain Zurich's vision research.
+
+Importing the package registers its Keras serialisables (so `.keras` files load), its models,
+preprocessing ops, objectives, evaluators and the embedded `mg_shapes` tfds dataset.
+"""
+
+import os as _os
+
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from model_garden import layers, models, registry  # noqa: E402
+from model_garden.registry import SpecError  # noqa: E402
+from model_garden.version import __version__  # noqa: E402

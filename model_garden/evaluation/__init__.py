@@ -1,0 +1,7 @@
+"""Evaluators: read a network's named intermediates or logits on a dataset and return numbers.
+
+`EVALUATORS.get("name(k=v)")` builds one by spec. Evaluators may import models/, data/ and layers/,
+never objectives/ or the trainer.
+"""
+
+from model_garden.evaluation.registry import EVALUATORS, register

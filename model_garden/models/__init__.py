@@ -1,0 +1,8 @@
+"""Networks. `get(spec)` builds one by name; every vision network subclasses `ImageModel`.
+
+Models import only `layers/` and `registry`; they know nothing of data, objectives or training.
+"""
+
+from model_garden.models.image_model import ImageModel
+from model_garden.models.registry import MODELS, get, names, register
+from model_garden.models.resnet_small import ResNetSmall

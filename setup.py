@@ -1,0 +1,42 @@
+"""Installs model_garden: Keras 3 models and objectives of Google Brain Zurich's vision research."""
+import pathlib
+
+import setuptools
+
+_HERE = pathlib.Path(__file__).parent
+_VERSION = {}
+exec((_HERE / "model_garden" / "version.py").read_text(), _VERSION)  # pylint: disable=exec-used
+
+# Pinned to what the suite is run against: Keras private trainer methods are overridden for
+# multi-worker training (see model_garden/objectives/objective.py), so the Keras minor is pinned.
+INSTALL_REQUIRES = [
+    "tensorflow==2.21.*",
+    "keras>=3.15,<3.16",
+    "tensorflow-text==2.21.1",
+    "tensorflow-datasets>=4.9,<4.10",
+    "absl-py>=2.1",
+    "ml-collections>=1.0",
+    "numpy>=1.26",
+    "pillow>=10",
+]
+EXTRAS_REQUIRE = {
+    "dev": [
+        "pytest>=8",
+        "pytest-xdist>=3.5",
+        "keras-hub>=0.31,<0.32",
+    ],
+}
+
+setuptools.setup(
+    name="model_garden",
+    version=_VERSION["__version__"],
+    description="Keras 3 model garden for the Google Brain Zurich vision research line.",
+    long_description=(_HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=["model_garden", "model_garden.*"]),
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    license="Apache-2.0",
+)
