@@ -4,4 +4,5 @@
 never objectives/ or the trainer.
 """
 
+from model_garden.evaluation.classification import ClassificationEvaluator
 from model_garden.evaluation.registry import EVALUATORS, register

@@ -6,3 +6,4 @@ Models import only `layers/` and `registry`; they know nothing of data, objectiv
 from model_garden.models.image_model import ImageModel
 from model_garden.models.registry import MODELS, get, names, register
 from model_garden.models.resnet_small import ResNetSmall
+from model_garden.models.weights import WeightsMismatchError, load_weights

@@ -1,0 +1,95 @@
+"""Multi-head dot-product attention with the parameter layout of Flax's MultiHeadDotProductAttention."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable("model_garden")
+class MultiHeadDotProductAttention(keras.layers.Layer):
+  """Scaled dot-product attention over `num_heads` heads ("Attention Is All You Need", Vaswani et al. 2017).
+
+  The weights are stored exactly as `flax.linen.MultiHeadDotProductAttention` stores them, so a Flax
+  checkpoint loads by renaming alone:
+
+  - `query_kernel`, `key_kernel`, `value_kernel`: (width, heads, head_dim); biases (heads, head_dim);
+  - `out_kernel`: (heads, head_dim, width); `out_bias`: (width,).
+
+  (`keras.layers.MultiHeadAttention` uses the same shapes; this layer exists so the initialisation
+  matches Flax too: Flax's `DenseGeneral` initialises each kernel as its flattened 2-D matrix, e.g.
+  (width, heads * head_dim), which gives xavier_uniform a different fan than Keras computes for a 3-D
+  shape.) The query is scaled by 1/sqrt(head_dim) before the dot product and the softmax runs in float32.
+  There is no attention-probability dropout: big_vision's ViT has none.
+
+  Args:
+    num_heads: number of heads; must divide the query width.
+    kernel_initializer: initialiser of the four kernels, applied to their flattened 2-D view.
+    bias_initializer: initialiser of the four biases.
+
+  Example:
+    >>> attn = MultiHeadDotProductAttention(num_heads=12)
+    >>> tokens = tf.zeros([2, 197, 768])
+    >>> attn(tokens).shape                       # self-attention
+    TensorShape([2, 197, 768])
+    >>> attn(tf.zeros([2, 1, 768]), tokens).shape  # a probe attending to the tokens
+    TensorShape([2, 1, 768])
+  """
+
+  def __init__(self, num_heads: int, kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+    super().__init__(**kwargs)
+    self.num_heads = int(num_heads)
+    self.kernel_initializer = keras.initializers.get(kernel_initializer)
+    self.bias_initializer = keras.initializers.get(bias_initializer)
+
+  def _kernel(self, name, shape, flat_shape):
+    init = self.kernel_initializer
+    # Initialise the 2-D matrix Flax would and reshape it, so fan-in/fan-out are those of DenseGeneral.
+    return self.add_weight(name=name, shape=shape,
+                           initializer=lambda _, dtype=None: ops.reshape(init(flat_shape, dtype), shape))
+
+  def _bias(self, name, shape):
+    return self.add_weight(name=name, shape=shape, initializer=self.bias_initializer)
+
+  def build(self, query_shape, key_value_shape=None):
+    width = int(query_shape[-1])
+    kv_width = int((key_value_shape or query_shape)[-1])
+    if width % self.num_heads:
+      raise ValueError(f"{self.name}: width {width} is not divisible by num_heads={self.num_heads}.")
+    heads, head_dim = self.num_heads, width // self.num_heads
+    self.query_kernel = self._kernel("query_kernel", (width, heads, head_dim), (width, width))
+    self.key_kernel = self._kernel("key_kernel", (kv_width, heads, head_dim), (kv_width, width))
+    self.value_kernel = self._kernel("value_kernel", (kv_width, heads, head_dim), (kv_width, width))
+    self.out_kernel = self._kernel("out_kernel", (heads, head_dim, width), (width, width))
+    self.query_bias = self._bias("query_bias", (heads, head_dim))
+    self.key_bias = self._bias("key_bias", (heads, head_dim))
+    self.value_bias = self._bias("value_bias", (heads, head_dim))
+    self.out_bias = self._bias("out_bias", (width,))
+    self.built = True
+
+  def call(self, query, key_value=None, training=False):
+    del training  # No attention dropout (as big_vision).
+    kv = query if key_value is None else key_value
+    q = ops.einsum("bqd,dhc->bqhc", query, self.query_kernel) + self.query_bias
+    k = ops.einsum("bkd,dhc->bkhc", kv, self.key_kernel) + self.key_bias
+    v = ops.einsum("bkd,dhc->bkhc", kv, self.value_kernel) + self.value_bias
+    head_dim = self.query_kernel.shape[-1]
+    q = q * ops.cast(1.0 / math.sqrt(head_dim), q.dtype)
+    logits = ops.einsum("bqhc,bkhc->bhqk", q, k)
+    weights = ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), v.dtype)
+    y = ops.einsum("bhqk,bkhc->bqhc", weights, v)
+    return ops.einsum("bqhc,hcd->bqd", y, self.out_kernel) + self.out_bias
+
+  def compute_output_shape(self, query_shape, key_value_shape=None):
+    return tuple(query_shape)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({
+        "num_heads": self.num_heads,
+        "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+    })
+    return config

@@ -1,0 +1,16 @@
+"""Objectives: Keras Models that own a training step. `get(spec, network=...)` builds one.
+
+Objectives may import models/, layers/ and optimizers/; never data/ or the trainer.
+"""
+
+from model_garden.objectives.classification import Classification
+from model_garden.objectives.objective import OBJECTIVES, Objective, register
+
+
+def get(spec: str, **overrides):
+  """Builds the objective named by `spec`; pass the networks as keyword overrides (network=...)."""
+  return OBJECTIVES.get(spec, **overrides)
+
+
+def names():
+  return OBJECTIVES.names()

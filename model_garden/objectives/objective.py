@@ -1,0 +1,153 @@
+"""The base class of every training objective: a keras.Model that owns its train_step."""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import keras
+import tensorflow as tf
+
+from model_garden.registry import Registry
+
+OBJECTIVES = Registry("objective")
+register = OBJECTIVES.register
+
+
+def is_multi_worker(strategy) -> bool:
+  return type(strategy).__name__.startswith("MultiWorkerMirroredStrategy") or (
+      type(strategy).__name__.startswith("CollectiveAllReduceStrategy"))
+
+
+@keras.saving.register_keras_serializable("model_garden")
+class Objective(keras.Model):
+  """A training objective: networks + losses, trained with `fit`, one optimizer step per batch.
+
+  Subclasses implement `compute_losses(batch, training) -> (losses, outputs)` where `losses` is a dict
+  of scalar terms averaged over the *replica's* examples, with the total under "loss", and `outputs`
+  whatever `update_metrics` needs. The base class does the rest of a step the same way for every
+  objective:
+
+  * divides the loss by the number of replicas before differentiating, so that Keras' sum all-reduce
+    of gradients yields the gradient of the global-batch mean (a distributed step equals a one-device
+    step on the same global batch);
+  * asks the optimizer which variables it trains (`filter_trainable`: frozen variables get neither
+    gradients nor optimizer state) and scales the loss for mixed_float16 (`scale_loss`);
+  * feeds one `Mean` tracker per loss term, so the progress bar shows epoch averages;
+  * works around Keras 3.15's MultiWorkerMirroredStrategy bugs (keras-team/keras#20585): the symbolic
+    build reduces a data batch across workers, and per-step logs are reduced with `axis=0`.
+
+  Objectives that need several optimizers per step (GANs) override `train_step` itself.
+
+  Example:
+    >>> net = model_garden.models.get("resnet_small(num_classes=8, image_size=32)")
+    >>> objective = model_garden.objectives.get("classification(label_smoothing=0.1)", network=net)
+    >>> objective.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+    >>> objective.fit(dataset, epochs=1, steps_per_epoch=100)
+  """
+
+  loss_names: Tuple[str, ...] = ("loss",)
+  metric_names: Tuple[str, ...] = ()
+
+  def __init__(self, network: keras.Model, **kwargs):
+    super().__init__(**kwargs)
+    self.network = network
+    self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names + self.metric_names}
+
+  # -- Subclass API -----------------------------------------------------------------------------------
+  def compute_losses(self, batch, training: bool):
+    """Returns ({"loss": total, other terms...}, outputs); each averaged over this replica's batch."""
+    raise NotImplementedError(f"{type(self).__name__} must implement compute_losses(batch, training).")
+
+  def update_metrics(self, batch, outputs) -> Dict[str, tf.Tensor]:
+    """Per-step values of `metric_names` (each becomes the epoch mean shown in logs)."""
+    del batch, outputs
+    return {}
+
+  # -- Keras API ----------------------------------------------------------------------------------------
+  @property
+  def metrics(self):
+    return list(self._trackers.values())
+
+  def call(self, inputs, training=False):
+    if isinstance(inputs, dict):
+      inputs = inputs["image"]
+    return self.network(inputs, training=training)
+
+  def trainable_for_step(self):
+    """The variables this step differentiates: the optimizer decides which are frozen."""
+    variables = self.trainable_variables
+    optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+    if hasattr(optimizer, "filter_trainable"):
+      variables = optimizer.filter_trainable(variables)
+    return variables
+
+  def train_step(self, data):
+    batch = _unpack(data)
+    variables = self.trainable_for_step()
+    with tf.GradientTape() as tape:
+      losses, outputs = self.compute_losses(batch, training=True)
+      loss = losses["loss"] / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, losses["loss"].dtype)
+      loss = self.optimizer.scale_loss(loss)
+    grads = tape.gradient(loss, variables)
+    self.optimizer.apply(grads, variables)
+    return self._update_trackers(losses, self.update_metrics(batch, outputs))
+
+  def test_step(self, data):
+    batch = _unpack(data)
+    losses, outputs = self.compute_losses(batch, training=False)
+    return self._update_trackers(losses, self.update_metrics(batch, outputs))
+
+  def predict_step(self, data):
+    batch = _unpack(data)
+    return self(batch, training=False)
+
+  def _update_trackers(self, losses, metric_values):
+    values = {**losses, **metric_values}
+    for name, tracker in self._trackers.items():
+      if name in values:
+        tracker.update_state(tf.cast(values[name], tf.float32))
+    logs = {name: tracker.result() for name, tracker in self._trackers.items()}
+    if is_multi_worker(self.distribute_strategy):
+      # Keras reduces multi-worker logs with axis=0, which fails on scalars; rank 1 reduces to the value.
+      logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+    return logs
+
+  # -- Distribution ---------------------------------------------------------------------------------------
+  def build_for_training(self, image_shape):
+    """Builds the networks and the optimizer's state, inside the model's strategy scope.
+
+    Keras 3.15 fails a stateful optimizer in a custom step under tf.distribute unless its variables
+    exist before fit ("You must feed a value for placeholder tensor", keras-team/keras#23085).
+    """
+    with self.distribute_strategy.scope():
+      if not self.network.built:
+        self.network.build(image_shape)
+      self.built = True
+      if self.optimizer is not None and not self.optimizer.built:
+        self.optimizer.build(self.trainable_for_step())
+
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    # Our steps create no variables lazily once `build_for_training` ran, so the symbolic build (which
+    # all-reduces a data batch and fails under MultiWorkerMirroredStrategy) has nothing left to do.
+    if self.built and (self.optimizer is None or self.optimizer.built):
+      return
+    super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+  def get_config(self):
+    config = super().get_config()
+    config["network"] = keras.saving.serialize_keras_object(self.network)
+    return config
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    config["network"] = keras.saving.deserialize_keras_object(config["network"])
+    return cls(**config)
+
+
+def _unpack(data):
+  if isinstance(data, tuple) and len(data) in (2, 3) and not isinstance(data[0], dict):
+    return {"image": data[0], "labels": data[1]}
+  if isinstance(data, tuple):
+    data = data[0]
+  return data

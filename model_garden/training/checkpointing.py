@@ -1,0 +1,118 @@
+"""Atomic, NaN-safe checkpoints every N steps, and resume from the newest one."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class CheckpointMismatchError(ValueError):
+  """A checkpoint whose variables do not fit the model being restored."""
+
+
+def all_finite(variables) -> bool:
+  for v in variables:
+    value = v.numpy() if hasattr(v, "numpy") else np.asarray(v)
+    if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+      return False
+  return True
+
+
+class TrainCheckpointer:
+  """Saves objective + optimizer state in `directory`, keeps the newest `max_to_keep`.
+
+  tf.train.CheckpointManager writes the data files first and then replaces the `checkpoint` index file
+  atomically (write to a temporary file, rename), so a process killed mid-save leaves the previous
+  checkpoint as the newest one. Saves refuse non-finite weights, so a NaN never replaces the last good
+  checkpoint.
+  """
+
+  def __init__(self, objective: keras.Model, directory: str, max_to_keep: int = 3, write: bool = True):
+    self.objective = objective
+    self.directory = directory
+    self.write = write
+    self.checkpoint = tf.train.Checkpoint(objective=objective, optimizer=objective.optimizer)
+    self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep,
+                                              checkpoint_name="ckpt")
+
+  @property
+  def latest(self) -> Optional[str]:
+    return self.manager.latest_checkpoint
+
+  def restore_latest(self) -> int:
+    """Restores the newest checkpoint if there is one; returns its step (0 when starting fresh)."""
+    path = self.latest
+    if path is None:
+      return 0
+    status = self.checkpoint.restore(path)
+    try:
+      status.assert_existing_objects_matched()
+    except AssertionError as e:
+      raise CheckpointMismatchError(
+          f"Checkpoint {path} does not fit this model/optimizer (was the config changed since it was "
+          f"written? use a new --workdir to start over): {str(e)[:2000]}") from None
+    return int(self.objective.optimizer.iterations.numpy())
+
+  def save(self, step: int) -> Optional[str]:
+    if not all_finite(self.objective.variables):
+      raise FloatingPointError(f"Refusing to checkpoint step {step}: the weights are not finite. "
+                               f"The last good checkpoint stays {self.latest}.")
+    path = self.manager.save(checkpoint_number=step)
+    return path if self.write else None
+
+
+class CheckpointCallback(keras.callbacks.Callback):
+  """Checkpoints at the end of every Keras epoch whose step is a multiple of `every_steps`."""
+
+  def __init__(self, checkpointer: TrainCheckpointer, every_steps: int, nan_guard=None):
+    super().__init__()
+    self.checkpointer = checkpointer
+    self.every_steps = every_steps
+    self.nan_guard = nan_guard
+    self.last_saved_step = None
+
+  def on_epoch_end(self, epoch, logs=None):
+    if self.nan_guard is not None and self.nan_guard.triggered:
+      return
+    step = int(self.checkpointer.objective.optimizer.iterations.numpy())
+    if step % self.every_steps == 0 and step != self.last_saved_step:
+      self.checkpointer.save(step)
+      self.last_saved_step = step
+
+
+class NonFiniteLossError(FloatingPointError):
+  """Training produced a NaN or infinite loss."""
+
+
+class NanGuard(keras.callbacks.Callback):
+  """Stops training at the first non-finite loss; the trainer then raises NonFiniteLossError."""
+
+  def __init__(self, keys=("loss",)):
+    super().__init__()
+    self.keys = keys
+    self.triggered = False
+    self.step = None
+    self.values = {}
+
+  def on_train_batch_end(self, batch, logs=None):
+    logs = logs or {}
+    for key in self.keys:
+      if key in logs:
+        value = float(np.asarray(logs[key]).reshape(-1)[0])
+        if not np.isfinite(value):
+          self.triggered = True
+          self.step = int(self.model.optimizer.iterations.numpy())
+          self.values = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in logs.items()}
+          self.model.stop_training = True
+          return
+
+
+def atomic_save_model(model: keras.Model, path: str) -> None:
+  """Writes `model` to `path` (.keras) through a temporary file and a rename."""
+  tmp = path + ".tmp.keras"
+  model.save(tmp)
+  os.replace(tmp, path)
