@@ -28,7 +28,7 @@ def main(argv):
   config.input.data_dir = _DATA_DIR.value
   results = train(config, _WORKDIR.value, verbose=2)
   saved_model = os.path.join(_WORKDIR.value, "saved_model")
-  export.export_workdir(_WORKDIR.value, saved_model)
+  export.export_workdir(_WORKDIR.value, saved_model, overwrite=True)
   figures = {
       "demo": "mg_shapes shape classification",
       "model": config.model,

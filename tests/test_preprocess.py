@@ -49,12 +49,12 @@ def test_resize_small_keeps_aspect_ratio():
   assert out["image"].dtype == tf.uint8
 
 
-def test_resize_matches_tf_image_resize():
+def test_resize_then_value_range_matches_serving_preprocessing():
+  from model_garden.export import preprocess_uint8
   ex = _example()
-  out = get_preprocess_fn("resize(12)")(ex)
-  ref = tf.cast(tf.clip_by_value(tf.round(tf.image.resize(tf.cast(ex["image"], tf.float32), (12, 12))), 0,
-                                 255), tf.uint8)
-  np.testing.assert_array_equal(out["image"].numpy(), ref.numpy())
+  out = get_preprocess_fn("resize(12)|value_range(-1, 1)")(ex)
+  served = preprocess_uint8(ex["image"][None], 12)[0]
+  np.testing.assert_array_equal(out["image"].numpy(), served.numpy())
 
 
 def test_random_ops_are_deterministic_per_example_seed():

@@ -41,12 +41,14 @@ def decode(channels: int = 3, key: str = "image"):
 
 @register("resize")
 def resize(size, method: str = "bilinear", antialias: bool = False, key: str = "image"):
-  """Resizes to exactly `size`, keeping the input dtype. Same op as the exported SavedModel uses."""
+  """Resizes to exactly `size`, as float32 in the input's value range (no rounding back to uint8).
+
+  The exported SavedModel (model_garden.export.preprocess_uint8) does exactly this before mapping to
+  [-1, 1], so `resize(S)|value_range(-1, 1)` in eval matches serving bit for bit.
+  """
   hw = _hw(size)
   def fn(image, _):
-    dtype = image.dtype
-    out = tf.image.resize(tf.cast(image, tf.float32), hw, method=method, antialias=antialias)
-    return _restore_dtype(out, dtype)
+    return tf.image.resize(tf.cast(image, tf.float32), hw, method=method, antialias=antialias)
   return _on_image(fn, key)
 
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 from absl import logging
 
 from model_garden import data as mg_data
-from model_garden import evaluation, models, objectives, optimizers
+from model_garden import evaluation, export, models, objectives, optimizers
 from model_garden.training import checkpointing
 from model_garden.training.strategy import get_strategy, is_chief
 
@@ -149,10 +149,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, strategy_name: str = 
     checkpointing.atomic_save_model(network, os.path.join(workdir, "model.keras"))
     export_info = dict(config.get("export") or {})
     export_info.setdefault("image_size", size)
-    export_info.setdefault("class_names", None)
     export_info.setdefault("activation", "sigmoid" if "sigmoid" in config.objective else "softmax")
-    with open(os.path.join(workdir, "export.json"), "w") as f:
-      json.dump(export_info, f, indent=2)
+    export.write_export_config(workdir, **export_info)
     with open(os.path.join(workdir, "results.json"), "w") as f:
       json.dump(results, f, indent=2)
   return results

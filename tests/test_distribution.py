@@ -1,0 +1,71 @@
+"""A distributed step equals a one-device step on the same global batch (Mirrored, MultiWorker)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_step.py")
+
+
+def _run(mode, out, env_extra=None):
+  env = {**os.environ, **(env_extra or {})}
+  return subprocess.Popen([sys.executable, SCRIPT, mode, str(out)], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+
+
+def _wait(proc, timeout=300):
+  output, _ = proc.communicate(timeout=timeout)
+  assert proc.returncode == 0, output[-3000:]
+  return output
+
+
+def _assert_same(a_path, b_path):
+  a, b = np.load(a_path), np.load(b_path)
+  assert a["loss"].size and np.all(np.isfinite(a["loss"]))
+  np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5, atol=1e-6)
+  weights = [k for k in a.files if k.startswith("w")]
+  assert len(weights) > 5
+  for key in weights:
+    np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def single_device(tmp_path_factory):
+  out = tmp_path_factory.mktemp("single") / "default.npz"
+  _wait(_run("default", out))
+  return out
+
+
+def test_mirrored_two_replicas_equals_single_device(single_device, tmp_path):
+  out = tmp_path / "mirrored.npz"
+  log = _wait(_run("mirrored", out))
+  assert "replicas 2" in log
+  _assert_same(single_device, out)
+
+
+def _free_ports(n):
+  socks = [socket.socket() for _ in range(n)]
+  for s in socks:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in socks]
+  for s in socks:
+    s.close()
+  return ports
+
+
+def test_multi_worker_two_processes_equals_single_device(single_device, tmp_path):
+  ports = _free_ports(2)
+  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+  procs = []
+  for index in range(2):
+    tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+    procs.append(_run("multi_worker", tmp_path / f"worker{index}.npz", {"TF_CONFIG": tf_config}))
+  logs = [_wait(p) for p in procs]
+  assert all("replicas 2" in log for log in logs), logs
+  _assert_same(tmp_path / "worker0.npz", tmp_path / "worker1.npz")
+  _assert_same(single_device, tmp_path / "worker0.npz")
