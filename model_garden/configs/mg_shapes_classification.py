@@ -47,7 +47,7 @@ def get_config(arg=None):
   config.optimizer.name = "sgd(momentum=0.9)"
   config.optimizer.lr = 0.1
   config.optimizer.schedule = "cosine(warmup_steps=50)"
-  config.optimizer.wd = 5e-4
+  config.optimizer.wd = 5e-5  # absolute per-step decay (big_vision), = 5e-4 L2 at lr 0.1
   config.optimizer.wd_mults = [(".*kernel", 1.0)]
   config.optimizer.grad_clip_norm = 1.0
 
