@@ -18,6 +18,7 @@ INSTALL_REQUIRES = [
     "ml-collections>=1.0",
     "numpy>=1.26",
     "pillow>=10",
+    "tensorboard>=2.19",  # TF 2.21 no longer pulls it; the trainer writes summaries.
 ]
 EXTRAS_REQUIRE = {
     "dev": [

@@ -32,7 +32,7 @@ def get_config(arg=None):
 
   config.input = ml_collections.ConfigDict()
   config.input.data = dict(name=f"mg_shapes/px{arg.res}", split="train")
-  config.input.data_dir = None
+  config.input.data_dir = ml_collections.config_dict.placeholder(str)  # None: ~/tensorflow_datasets
   config.input.batch_size = arg.batch
   config.input.shuffle_buffer = 10_000
   config.input.cache = True
@@ -64,7 +64,8 @@ def get_config(arg=None):
   config.evals.test = dict(type="classification", data=dict(name=f"mg_shapes/px{arg.res}", split="test"),
                            pp=eval_pp)
   config.export = dict(image_size=arg.res, activation="softmax", class_names=None)
-  config.init = None
+  config.init = ml_collections.config_dict.placeholder(str)  # a .keras file to start from
+  config.init_skip = ml_collections.config_dict.placeholder(str)  # regex of variables not loaded
 
   if arg.runlocal:
     config.input.batch_size = 16

@@ -102,7 +102,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, strategy_name: str = 
   if start_step:
     logging.info("Resuming from %s at step %d.", checkpointer.latest, start_step)
   elif config.get("init"):
-    models.load_weights(network, config.init)  # pytype: disable=module-attr
+    # Transfer: start from a saved network, re-initialising what `init_skip` matches (e.g. "head/.*").
+    models.load_weights(network, config.init, skip=config.get("init_skip"))
 
   global_batch = config.input.batch_size
   train_ds = mg_data.get_dataset(
