@@ -9,5 +9,6 @@ import os as _os
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from model_garden import data, evaluation, export, layers, models, objectives, optimizers, registry  # noqa: E402
+from model_garden import training  # noqa: E402  (after the packages it drives)
 from model_garden.registry import SpecError  # noqa: E402
 from model_garden.version import __version__  # noqa: E402

@@ -85,7 +85,7 @@ def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_di
     skip_examples: raw examples to drop from the start of the stream (resume).
     cache: cache the decoded-free raw examples in memory (small datasets).
     on_corrupt: "error" raises CorruptExampleError naming the example; "skip" drops and counts it
-      (see `corrupt_counter(ds)`).
+      (the returned dataset's `corrupt_counter.value()`).
     download: try `download_and_prepare` if the dataset is not prepared.
     drop_remainder: default True for training, False for evaluation.
 
@@ -116,10 +116,14 @@ def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_di
   if skip_examples:
     ds = ds.skip(skip_examples)
   ds = guarded_map(ds, get_preprocess_fn(pp), on_corrupt=on_corrupt, num_parallel_calls=num_parallel_calls)
+  counter = getattr(ds, "corrupt_counter", None)
   ds = ds.map(_drop_private, num_parallel_calls=num_parallel_calls)
   drop = train if drop_remainder is None else drop_remainder
   ds = ds.batch(batch_size, drop_remainder=drop, num_parallel_calls=num_parallel_calls)
-  return ds.prefetch(tf.data.AUTOTUNE)
+  ds = ds.prefetch(tf.data.AUTOTUNE)
+  if counter is not None:
+    ds.corrupt_counter = counter  # type: ignore[attr-defined]
+  return ds
 
 
 def _attach_rng(seed: int):

@@ -143,6 +143,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, strategy_name: str = 
   results = {"step": int(objective.optimizer.iterations.numpy()), "train_seconds": round(train_seconds, 1)}
   for key, values in history.items():
     results[f"train/{key}"] = float(values[-1])
+  if getattr(train_ds, "corrupt_counter", None) is not None:
+    results["train/corrupt_examples_skipped"] = train_ds.corrupt_counter.value()
   for name, evaluator in evaluators.items():
     for metric, value in evaluator.run(network).items():
       results[f"{name}/{metric}"] = value
