@@ -19,6 +19,7 @@ INSTALL_REQUIRES = [
     "numpy>=1.26",
     "pillow>=10",
     "tensorboard>=2.19",  # TF 2.21 no longer pulls it; the trainer writes summaries.
+    "importlib_resources",  # tfds 4.9.10 imports it on Python 3.11 without declaring it.
 ]
 EXTRAS_REQUIRE = {
     "dev": [

@@ -3,7 +3,7 @@
 `data/` imports only tensorflow, tfds, keras and `registry`; it knows nothing of models or objectives.
 """
 
-from model_garden.data import ops_general, ops_image  # noqa: F401  (registers the ops)
+from model_garden.data import mg_shapes, ops_general, ops_image  # noqa: F401  (registers ops, dataset)
 from model_garden.data.pipeline import (CorruptExampleError, DatasetUnavailableError, get_builder,
                                         get_dataset, guarded_map)
 from model_garden.data.preprocess import PP_OPS, get_preprocess_fn, split_pp
