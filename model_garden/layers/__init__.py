@@ -1,3 +1,10 @@
 """Building blocks shared by the networks. Layers import only keras/tensorflow, never models/."""
 
 from model_garden.layers.checks import ImageInputError, check_images
+from model_garden.layers.class_token import ClassToken
+from model_garden.layers.encoder_block import EncoderBlock
+from model_garden.layers.map_head import MAPHead
+from model_garden.layers.mixer_block import MixerBlock
+from model_garden.layers.mlp_block import MlpBlock
+from model_garden.layers.multi_head_dot_product_attention import MultiHeadDotProductAttention
+from model_garden.layers.position_embedding import PositionEmbedding, posemb_sincos_2d, resample_posemb

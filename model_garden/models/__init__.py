@@ -7,3 +7,5 @@ from model_garden.models.image_model import ImageModel
 from model_garden.models.registry import MODELS, get, names, register
 from model_garden.models.resnet_small import ResNetSmall
 from model_garden.models.weights import WeightsMismatchError, load_weights
+from model_garden.models.mixer import MlpMixer, mixer_param_count
+from model_garden.models.vit import VisionTransformer, decode_variant, vit_param_count
