@@ -1,0 +1,138 @@
+"""Tests of tools/benchmark.py: the FLOP counter against closed forms, and tiny end-to-end runs."""
+
+import importlib.util
+import json
+import math
+import os
+import sys
+
+import pytest
+
+import model_garden  # noqa: F401  Sets the Keras backend and registers the serialisables.
+import keras
+import tensorflow as tf
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESNET = "resnet_small(num_classes=4, image_size=16, widths=(8, 16))"
+TINY_VIT = "vit(variant='Ti/16', num_classes=4, image_size=32, depth=2)"
+# Small matmuls and few steps: the tests check plumbing and sanity, not speed.
+FAST = ["--batch=2", "--steps=2", "--warmup=1", "--matmul_size=256", "--matmul_reps=2"]
+
+
+def _load_benchmark():
+  # tools/ is not a package: load the script as a module (registered first, as dataclasses need).
+  path = os.path.join(REPO, "tools", "benchmark.py")
+  spec = importlib.util.spec_from_file_location("model_garden_tools_benchmark", path)
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[spec.name] = module
+  spec.loader.exec_module(module)
+  return module
+
+
+bm = _load_benchmark()
+
+
+def _has_vit():
+  return bm.vit_module is not None and "vit" in model_garden.models.names()
+
+
+def _json_line(text):
+  return json.loads(text.strip().splitlines()[-1])
+
+
+def test_dense_flops_are_two_in_out_per_example():
+  dense = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
+  assert bm.count_flops(dense, (64,))["flops"] == 2 * 64 * 10
+  assert bm.count_flops(dense, (64,), batch=3)["flops"] == 2 * 64 * 10  # Per example at any batch.
+
+
+def test_conv_flops_match_the_formula():
+  conv = keras.Sequential([keras.Input((9, 9, 4)), keras.layers.Conv2D(5, 3, strides=2, padding="same")])
+  # Output 5x5x5; each output element is a 3x3x4 dot product.
+  assert bm.count_flops(conv, (9, 9, 4))["flops"] == 2 * (5 * 5 * 5) * (3 * 3 * 4)
+  depthwise = keras.Sequential([keras.Input((8, 8, 6)), keras.layers.DepthwiseConv2D(3, padding="same")])
+  assert bm.count_flops(depthwise, (8, 8, 6))["flops"] == 2 * (8 * 8 * 6) * (3 * 3)
+
+
+def test_einsum_and_batch_matmul_flops_and_pruning():
+  b, t, s, n, h = 2, 5, 7, 3, 4
+
+  def attention(q, k):
+    unused = tf.matmul(tf.reshape(q, (b * t, n * h)), tf.ones((n * h, 100)))  # Pruned: not an output.
+    del unused
+    logits = tf.einsum("btnh,bsnh->bnts", q, k)
+    return tf.matmul(logits, tf.ones((b, n, s, h)))  # BatchMatMulV2 (b, n, t, s) @ (b, n, s, h).
+
+  concrete = tf.function(attention).get_concrete_function(
+      tf.TensorSpec((b, t, n, h)), tf.TensorSpec((b, s, n, h)))
+  expected = 2 * b * n * t * s * h + 2 * b * n * t * s * h
+  counted = bm.graph_flops(concrete.graph, concrete.outputs)
+  assert counted["flops"] == expected
+  assert set(counted["by_op"]) == {"Einsum", "BatchMatMulV2"}
+  assert bm.graph_flops(concrete.graph)["flops"] == expected + 2 * b * t * n * h * 100
+
+
+@pytest.mark.skipif(not _has_vit(), reason="model_garden/models/vit.py (the ViT) is not there yet")
+def test_vit_flops_match_the_analytic_count():
+  model = model_garden.models.get(TINY_VIT)
+  d, depth, mlp, patch, size, classes = 192, 2, 768, 16, 32, 4
+  tokens = (size // patch) ** 2
+  expected = (2 * tokens * patch * patch * 3 * d  # Patch embedding.
+              + depth * (2 * 4 * tokens * d * d  # q, k, v, out projections.
+                         + 2 * 2 * tokens * tokens * d  # q.k and attention.v.
+                         + 2 * 2 * tokens * d * mlp)  # MLP.
+              + 2 * d * classes)  # Head on the pooled token.
+  assert bm.count_flops(model, (size, size, 3))["flops"] == expected
+
+
+def test_tiny_run_of_every_combination(capsys):
+  policy = keras.mixed_precision.global_policy().name
+  result = bm.main([f"--model={RESNET}", *FAST, "--mode=train,infer", "--precision=float32,mixed_bfloat16",
+                    "--compare=keras_hub", "--optimizer=adafactor_bv(momentum=0.9)", "--json"])
+  out = capsys.readouterr().out
+  assert keras.mixed_precision.global_policy().name == policy  # Reset after the run.
+  rows = result["results"]
+  assert {(r["mode"], r["precision"]) for r in rows} == {
+      (m, p) for m in ("train", "infer") for p in ("float32", "mixed_bfloat16")}
+  for row in rows:
+    assert math.isfinite(row["imgs_per_sec"]) and row["imgs_per_sec"] > 0
+    assert 0 < row["mfu"] < 1.5
+    assert row["peak_rss_mib"] > 0 and row["flops_per_image"] > 0
+  assert set(result["matmul_peak_gflops"]) == {"float32", "bfloat16"}
+  assert "only defined for ViT specs" in result["keras_hub_note"]
+  assert "only defined for ViT specs" in out and "mixed_bfloat16" in out
+  train_optimizers = [r["optimizer"] for r in rows if r["mode"] == "train"]
+  assert train_optimizers == ["model_garden adafactor_bv(momentum=0.9)"] * 2
+  parsed = _json_line(out)
+  assert parsed["results"][0]["imgs_per_sec"] == pytest.approx(rows[0]["imgs_per_sec"])
+  assert parsed["flops_per_image"]["ours"] == result["flops_per_image"]["ours"]
+
+
+@pytest.mark.skipif(not _has_vit(), reason="model_garden/models/vit.py (the ViT) is not there yet")
+def test_keras_hub_comparison_on_a_tiny_vit(capsys):
+  pytest.importorskip("keras_hub", reason="keras-hub (a dev dependency) is not installed")
+  result = bm.main([f"--model={TINY_VIT}", *FAST, "--mode=train,infer", "--precision=float32",
+                    "--compare=keras_hub", "--optimizer_state", "--json"])
+  out = capsys.readouterr().out
+  ours = [r for r in result["results"] if r["network"] == "ours"]
+  hub = [r for r in result["results"] if r["network"] == "keras_hub"]
+  assert len(ours) == len(hub) == 2
+  for row in ours:
+    assert row["ratio"] > 0 and math.isfinite(row["ratio"])
+    assert row["keras_hub_imgs_per_sec"] > 0
+  # keras-hub has the same sizes plus a [cls] token: a few more FLOPs, same order.
+  assert result["flops_per_image"]["ours"] < result["flops_per_image"]["keras_hub"] < 2 * result[
+      "flops_per_image"]["ours"]
+  assert result["keras_hub_sizes"] == {"width": 192, "depth": 2, "mlp_dim": 768, "num_heads": 3,
+                                       "patch_size": 16}
+  state = result["optimizer_state"]
+  assert 0 < state["adafactor_over_adam"] < 1
+  assert "vs keras-hub" in out and "Adafactor / Adam" in out
+  assert _json_line(out)["optimizer_state"]["params"] == state["params"]
+
+
+def test_bad_flags_name_the_fix():
+  with pytest.raises(bm.FlagError, match="train, infer"):
+    bm.run(bm.parse_args(["--mode=training"]))
+  with pytest.raises(bm.FlagError, match="mixed_bfloat16"):
+    bm.run(bm.parse_args(["--precision=bf16"]))

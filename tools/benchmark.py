@@ -1,0 +1,737 @@
+r"""Throughput, peak memory, FLOPs and MFU of a model_garden network, optionally against keras-hub's ViT.
+
+Reproduces the issue's table ("ViT-B/16 batch 8 at 224 px, train and infer img/s in float32 and
+mixed_bfloat16, ours vs keras-hub, MFU vs measured matmul peak") in one process:
+
+  .venv/bin/python tools/benchmark.py \
+      --model="vit(variant='B/16', num_classes=1000, image_size=224)" --batch=8 \
+      --mode=train,infer --precision=float32,mixed_bfloat16 --compare=keras_hub \
+      --steps=10 --warmup=2 --optimizer_state --json
+
+(These are also the defaults, except --optimizer_state and --json, so `make benchmark` prints the same table.)
+Run it on a quiet machine: every number is a wall-clock measurement.
+
+What is measured, for every combination of --mode and --precision (comma lists):
+  * infer: a `tf.function` forward pass, `model(images, training=False)`.
+  * train: a `tf.function` step: forward (training=True), softmax cross-entropy on random labels,
+    gradients, optimizer update. The default optimizer is plain `keras.optimizers.SGD(momentum=0.9)`, so
+    ours and keras-hub's network run the same, cheap update and the ratio compares the networks;
+    `--optimizer="adafactor_bv(momentum=0.9)"` (any `model_garden.optimizers.make` name spec, with --lr)
+    trains both networks with that optimizer instead.
+  * Inputs are random images in [-1, 1] at the model's `image_size`, created once on the device.
+  * The step is traced first (reported as trace_s), then --warmup untimed steps, then --steps timed steps;
+    each step waits for its result. img/s = batch / median step time (img/s over the total is also kept).
+  * Memory: the process's peak RSS (`ru_maxrss`) after each phase, and how much the phase raised it. The
+    peak RSS never goes down, so a phase that needs less than an earlier one shows +0. Also TF's allocator
+    peak during the phase ("TF peak": `tf.config.experimental.get_memory_info`, reset before each phase)
+    on the GPU, or on the CPU where TF tracks it (TF 2.21 does; it omits oneDNN's own buffers, a lower
+    bound); "-" where TF raises.
+  * FLOPs per image: counted from the traced forward graph at batch 1 (`graph_flops`): 2 x the
+    multiply-adds of every MatMul, BatchMatMul, Einsum and convolution that the logits depend on (ops
+    whose results are dropped are pruned by TF before running, so they are not counted either).
+    Elementwise work (softmax, normalisation, GELU, bias adds) is not counted, as in the usual MFU
+    definition (Chowdhery et al. 2022, PaLM); for ViT-B/16 it is well under 1% of the matmul FLOPs. The
+    count equals the closed form for ViT-B/16 (34.94 GFLOP at 224 px; keras-hub's, with [cls], 35.13).
+    A train step counts 3x the forward FLOPs (forward, and two matmuls per matmul backward).
+  * MFU = achieved FLOP/s / peak FLOP/s, where the peak is the best of --matmul_reps timed square matmuls
+    of size --matmul_size in the step's compute dtype (float32 for float32, bfloat16 for mixed_bfloat16),
+    measured in the same process just before and just after that precision's runs (the better of the
+    two is kept; both are reported). The FLOPs are also split by matmul input dtype (flops_by_dtype),
+    so a mixed policy that leaves matmuls in float32 shows up.
+  * --compare=keras_hub: `keras_hub.models.ViTBackbone` of our ViT's sizes (width, depth, mlp_dim,
+    num_heads, patch_size from our variant table after spec overrides) with a Dense head on its [cls]
+    token, randomly initialised and timed identically. keras-hub always adds a [cls] token (our default
+    pool='gap' has one token fewer); both FLOP counts are printed. Only defined for ViT specs.
+  * --optimizer_state: bytes of the state of `adafactor_bv(momentum=0.9)`, our `adam` and `keras Adam`
+    for the model's trainable variables, and Adafactor / Adam (Scaling ViT: <= 1/3 for ViT-B/16).
+
+Output: a table, and with --json one JSON line at the end (the dict `run()` returns): `results` holds one
+row per (network, mode, precision) with imgs_per_sec, step_time_ms, peak_rss_mib, flops_per_image,
+matmul_peak_gflops, mfu and, for our rows, keras_hub_imgs_per_sec and ratio (ours / keras-hub img/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import json
+import math
+import os
+import resource
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+try:
+  import model_garden  # noqa: F401
+except ImportError:  # Run from a checkout without `pip install -e .`.
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from model_garden import models  # noqa: E402
+from model_garden.registry import SpecError  # noqa: E402
+
+try:  # The ViT registers itself on import; models/__init__ may not import it yet.
+  from model_garden.models import vit as vit_module  # noqa: E402
+except ImportError:
+  vit_module = None
+
+DEFAULT_MODEL = "vit(variant='B/16', num_classes=1000, image_size=224)"
+MODES = ("train", "infer")
+# Precision policy -> dtype of its matmuls (the dtype the matmul peak is measured in).
+PRECISIONS = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
+COMPARES = ("none", "keras_hub")
+# Ops that call nested functions: graph_flops cannot see inside them and lists them as uncounted.
+_CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall", "While", "StatelessWhile", "If", "StatelessIf",
+             "Case", "StatelessCase")
+
+
+@dataclasses.dataclass
+class Options:
+  """What to benchmark; the fields mirror the command-line flags."""
+  model: str = DEFAULT_MODEL
+  batch: int = 8
+  modes: Tuple[str, ...] = MODES
+  precisions: Tuple[str, ...] = tuple(PRECISIONS)
+  steps: int = 10
+  warmup: int = 2
+  compare: str = "keras_hub"
+  optimizer: Optional[str] = None
+  lr: float = 1e-3
+  optimizer_state: bool = False
+  matmul_size: int = 4096
+  matmul_reps: int = 5
+  jit_compile: bool = False
+  seed: int = 0
+  json: bool = False
+
+
+# -- FLOPs ------------------------------------------------------------------------------------------------
+def _dims(tensor) -> Optional[List[int]]:
+  """The static shape as ints, or None if any dimension is unknown."""
+  shape = tensor.shape
+  if shape.rank is None or any(d is None for d in shape):
+    return None
+  return [int(d) for d in shape]
+
+
+def _op_flops(op) -> Optional[int]:
+  """FLOPs (2 per multiply-add) of one matmul-like op; None when its shapes are not static."""
+  if not op.outputs:
+    return 0
+  out = _dims(op.outputs[0])
+  if out is None:
+    return None
+  out_size = math.prod(out)
+  if op.type == "MatMul":
+    a = _dims(op.inputs[0])
+    if a is None:
+      return None
+    return 2 * out_size * (a[0] if op.get_attr("transpose_a") else a[1])
+  if op.type.startswith("BatchMatMul"):
+    a = _dims(op.inputs[0])
+    if a is None:
+      return None
+    return 2 * out_size * (a[-2] if op.get_attr("adj_x") else a[-1])
+  if op.type == "Einsum":
+    return _einsum_flops(op, out_size)
+  if op.type in ("Conv2D", "Conv3D", "Conv1D"):
+    kernel = _dims(op.inputs[1])  # (*spatial, in_channels per group, out_channels)
+    return None if kernel is None else 2 * out_size * math.prod(kernel[:-1])
+  if op.type == "DepthwiseConv2dNative":
+    kernel = _dims(op.inputs[1])  # (kh, kw, in_channels, multiplier): each output sums kh*kw products.
+    return None if kernel is None else 2 * out_size * math.prod(kernel[:-2])
+  if op.type in ("Conv2DBackpropInput", "Conv3DBackpropInputV2"):
+    # A transposed convolution in a forward pass: every input (out_backprop) element meets the kernel.
+    kernel, grad = _dims(op.inputs[1]), _dims(op.inputs[2])
+    if kernel is None or grad is None:
+      return None
+    return 2 * math.prod(grad) * math.prod(kernel[:-1])
+  return 0
+
+
+def _einsum_flops(op, out_size: int) -> Optional[int]:
+  if len(op.inputs) < 2:
+    return 0  # One operand: a transpose or reduction, not a matmul.
+  equation = op.get_attr("equation")
+  equation = equation.decode() if isinstance(equation, bytes) else equation
+  lhs, _, output = equation.replace(" ", "").partition("->")
+  if "." in lhs:
+    return None  # Ellipsis: label sizes are ambiguous; reported as uncounted.
+  sizes = {}
+  for labels, tensor in zip(lhs.split(","), op.inputs):
+    dims = _dims(tensor)
+    if dims is None:
+      return None
+    for label, dim in zip(labels, dims):
+      sizes[label] = max(sizes.get(label, 1), dim)  # max: a label of size 1 may broadcast.
+  contracted = [sizes[label] for label in sizes if label not in output]
+  return 2 * out_size * math.prod(contracted)
+
+
+def graph_flops(graph, outputs: Optional[Sequence[tf.Tensor]] = None) -> Dict[str, Any]:
+  """Counts the matmul and convolution FLOPs of a traced graph (a `ConcreteFunction.graph`).
+
+  Args:
+    graph: the graph.
+    outputs: count only the ops these tensors depend on. TF's graph optimiser prunes the rest before
+      running (e.g. a `logits_2d` that `call` computes and drops), so this counts what actually runs.
+
+  Returns:
+    {"flops": int, "by_op": {op type: flops}, "by_dtype": {input dtype: flops}, "uncounted": [op types
+    whose FLOPs are unknown]}. by_dtype shows which matmuls a mixed policy left in float32; uncounted
+    names nested function calls and ops with dynamic shapes, so a low count is visible.
+  """
+  ops = graph.get_operations() if outputs is None else _ancestors(outputs)
+  total, by_op, by_dtype, uncounted = 0, {}, {}, []
+  for op in ops:
+    if op.type in _CALL_OPS:
+      uncounted.append(op.type)
+      continue
+    flops = _op_flops(op)
+    if flops is None:
+      uncounted.append(op.type)
+    elif flops:
+      total += flops
+      by_op[op.type] = by_op.get(op.type, 0) + flops
+      dtype = op.inputs[0].dtype.name
+      by_dtype[dtype] = by_dtype.get(dtype, 0) + flops
+  return {"flops": total, "by_op": by_op, "by_dtype": by_dtype, "uncounted": sorted(set(uncounted))}
+
+
+def _ancestors(tensors) -> List[Any]:
+  """The ops `tensors` depend on (data and control inputs), in no particular order."""
+  seen, stack = {}, [t.op for t in tensors]
+  while stack:
+    op = stack.pop()
+    if op.name in seen:
+      continue
+    seen[op.name] = op
+    stack.extend(t.op for t in op.inputs)
+    stack.extend(op.control_inputs)
+  return list(seen.values())
+
+
+def count_flops(fn: Callable, input_shape: Sequence[int], batch: int = 1, dtype=tf.float32) -> Dict[str, Any]:
+  """FLOPs per example of `fn(x)` (a model or function) for inputs of shape (batch, *input_shape).
+
+  Traces `fn(x, training=False)` when `fn` is a Keras model, else `fn(x)`.
+
+  Returns:
+    `graph_flops(...)` of the trace with "flops" divided by `batch`, plus "output_shape" of the trace.
+
+  Example:
+    >>> dense = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
+    >>> count_flops(dense, (64,))["flops"]
+    1280
+  """
+  call = (lambda x: fn(x, training=False)) if isinstance(fn, keras.Model) else fn
+  concrete = tf.function(call).get_concrete_function(tf.TensorSpec((batch, *input_shape), dtype))
+  counted = graph_flops(concrete.graph, concrete.outputs)
+  counted["flops"] //= batch
+  for key in ("by_op", "by_dtype"):
+    counted[key] = {k: v // batch for k, v in counted[key].items()}
+  output = tf.nest.flatten(concrete.structured_outputs)[0]
+  counted["output_shape"] = tuple(output.shape)
+  return counted
+
+
+# -- Peaks and memory -------------------------------------------------------------------------------------
+def measure_matmul_peak(dtype: str, size: int = 4096, reps: int = 5) -> Dict[str, float]:
+  """GFLOP/s of a (size x size) @ (size x size) matmul in `dtype`: best and median of `reps` timed calls.
+
+  The best is the peak MFU divides by: it is what this process, on this device and these threads, can
+  reach, so MFU is not flattered or penalised by a datasheet number that the library cannot hit.
+  """
+  a = tf.cast(tf.random.stateless_uniform((size, size), seed=[1, 2], minval=-1, maxval=1), dtype)
+  b = tf.cast(tf.random.stateless_uniform((size, size), seed=[3, 4], minval=-1, maxval=1), dtype)
+
+  @tf.function
+  def matmul(x, y):
+    # Reducing the product keeps the whole matmul live and makes .numpy() wait for it (GPU included).
+    return tf.reduce_sum(tf.cast(tf.linalg.matmul(x, y), tf.float32))
+
+  matmul(a, b).numpy()  # Trace and warm up (oneDNN/cuBLAS pick their kernels here).
+  times = []
+  for _ in range(max(1, reps)):
+    start = time.perf_counter()
+    matmul(a, b).numpy()
+    times.append(time.perf_counter() - start)
+  flops = 2.0 * size ** 3
+  return {"gflops": flops / min(times) / 1e9, "median_gflops": flops / statistics.median(times) / 1e9,
+          "size": size, "dtype": dtype, "reps": len(times)}
+
+
+def peak_rss_mib() -> float:
+  """The process's peak resident set size so far, in MiB (ru_maxrss: KiB on Linux, bytes on macOS)."""
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def _accelerator() -> Optional[str]:
+  gpus = tf.config.list_logical_devices("GPU")
+  return gpus[0].name if gpus else None
+
+
+def reset_device_peak() -> None:
+  try:
+    tf.config.experimental.reset_memory_stats(_accelerator() or "CPU:0")
+  except (ValueError, RuntimeError, tf.errors.OpError):
+    pass
+
+
+def device_peak_mib() -> Optional[float]:
+  """TF's allocator peak in MiB since the last reset, on the first GPU (else the CPU); None if TF can't tell.
+
+  TF 2.21 tracks its CPU allocator too (older versions raise ValueError there). On CPU it misses memory
+  that oneDNN and Python allocate themselves, so it is a lower bound; peak RSS is the total.
+  """
+  device = _accelerator() or "CPU:0"
+  try:
+    return tf.config.experimental.get_memory_info(device)["peak"] / 2.0 ** 20
+  except (ValueError, RuntimeError, tf.errors.OpError):  # CPU: "not supported".
+    return None
+
+
+def describe_device() -> str:
+  gpus = tf.config.list_physical_devices("GPU")
+  if gpus:
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return f"GPU: {details.get('device_name', gpus[0].name)} (x{len(gpus)})"
+  try:
+    cores = len(os.sched_getaffinity(0))
+  except AttributeError:
+    cores = os.cpu_count()
+  return f"CPU: {cores} cores available to the process"
+
+
+# -- Networks ---------------------------------------------------------------------------------------------
+def is_vit(model) -> bool:
+  return vit_module is not None and isinstance(model, vit_module.VisionTransformer)
+
+
+def vit_sizes(model) -> Dict[str, int]:
+  """Our ViT's sizes: its variant's row of the variant table (`decode_variant`) with the spec's overrides.
+
+  The built model holds exactly these (e.g. "vit(variant='Ti/16', depth=2)" has Ti's width and depth 2).
+  """
+  return {k: int(getattr(model, k)) for k in ("width", "depth", "mlp_dim", "num_heads", "patch_size")}
+
+
+def build_keras_hub_vit(sizes: Dict[str, int], image_size: int, num_classes: int) -> keras.Model:
+  """keras-hub's ViTBackbone of the given sizes (see `vit_sizes`) with a Dense head on its [cls] token.
+
+  Built under the current global dtype policy with random weights (no preset download).
+  """
+  import keras_hub  # Imported here: only this comparison needs it (a dev dependency).
+  size = int(image_size)
+  backbone = keras_hub.models.ViTBackbone(
+      image_shape=(size, size, 3), patch_size=sizes["patch_size"], num_layers=sizes["depth"],
+      num_heads=sizes["num_heads"], hidden_dim=sizes["width"], mlp_dim=sizes["mlp_dim"])
+  outputs = backbone.output[:, 0]
+  if num_classes:
+    outputs = keras.layers.Dense(num_classes, name="head")(outputs)
+  return keras.Model(backbone.input, outputs, name="keras_hub_vit")
+
+
+def make_optimizer(options: Options, total_steps: int):
+  """(optimizer, description): keras SGD with momentum 0.9 by default, else `optimizers.make`."""
+  if not options.optimizer:
+    return keras.optimizers.SGD(learning_rate=options.lr, momentum=0.9), "keras SGD(momentum=0.9)"
+  from model_garden import optimizers
+  opt = optimizers.make({"name": options.optimizer, "lr": options.lr}, total_steps=total_steps)
+  return opt, f"model_garden {options.optimizer}"
+
+
+def _trainable(optimizer, variables):
+  # ParamGroupOptimizer can freeze variables; those get no gradient and no state.
+  if hasattr(optimizer, "filter_trainable"):
+    return optimizer.filter_trainable(variables)
+  return list(variables)
+
+
+def make_step(model, mode: str, optimizer=None, jit_compile: bool = False) -> Callable:
+  """A `tf.function` of one benchmark step: forward only ("infer") or a full train step ("train")."""
+  if mode == "infer":
+    def infer_step(images, labels):
+      del labels
+      return model(images, training=False)
+    return tf.function(infer_step, jit_compile=jit_compile)
+
+  variables = _trainable(optimizer, model.trainable_variables)
+  optimizer.build(variables)  # Outside the trace, so the step never creates variables.
+
+  def train_step(images, labels):
+    with tf.GradientTape() as tape:
+      logits = model(images, training=True)
+      # float32 loss under mixed precision; bfloat16 needs no loss scaling (it has float32's range).
+      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+          labels=labels, logits=tf.cast(logits, tf.float32)))
+    grads = tape.gradient(loss, variables)
+    optimizer.apply(grads, variables)
+    return loss
+  return tf.function(train_step, jit_compile=jit_compile)
+
+
+def time_step(step: Callable, images, labels, steps: int, warmup: int) -> Dict[str, Any]:
+  """Traces `step`, runs `warmup` untimed steps, then times `steps` steps (each waits for its result)."""
+  start = time.perf_counter()
+  step.get_concrete_function(images, labels)
+  trace_s = time.perf_counter() - start
+  start = time.perf_counter()
+  for _ in range(warmup):
+    _wait(step(images, labels))
+  warmup_s = time.perf_counter() - start
+  times = []
+  for _ in range(max(1, steps)):
+    start = time.perf_counter()
+    _wait(step(images, labels))
+    times.append(time.perf_counter() - start)
+  return {"times": times, "trace_s": trace_s, "warmup_s": warmup_s}
+
+
+def _wait(result) -> None:
+  # Fetching a value forces the (possibly asynchronous, on GPU) computation to finish.
+  tf.nest.map_structure(lambda t: t.numpy(), result)
+
+
+# -- The benchmark ----------------------------------------------------------------------------------------
+def _fresh_session(policy: str) -> None:
+  """Frees the previous networks and sets `policy` (clear_session also resets the global policy)."""
+  keras.backend.clear_session()
+  gc.collect()
+  keras.mixed_precision.set_global_policy(policy)
+
+
+def _build(kind: str, build: Callable[[], keras.Model]) -> Tuple[keras.Model, Dict[str, Any]]:
+  """Builds a network, recording its build time and how much it raised the peak RSS."""
+  rss = peak_rss_mib()
+  reset_device_peak()
+  start = time.perf_counter()
+  model = build()
+  return model, {"network": kind, "build_s": time.perf_counter() - start,
+                 "build_rss_delta_mib": peak_rss_mib() - rss, "build_device_peak_mib": device_peak_mib(),
+                 "params": int(model.count_params())}
+
+
+def _bench_network(model: keras.Model, built: Dict[str, Any], options: Options, precision: str,
+                   counted: Dict[str, Any], image_size: int) -> List[Dict[str, Any]]:
+  """Times every mode of one built network; returns one result row per mode (MFU is added by `run`)."""
+  forward_flops = counted["flops"]
+  num_classes = int(counted["output_shape"][-1])
+  images = tf.random.stateless_uniform((options.batch, image_size, image_size, 3), seed=[options.seed, 0],
+                                       minval=-1.0, maxval=1.0)
+  labels = tf.random.stateless_uniform((options.batch,), seed=[options.seed, 1], minval=0,
+                                       maxval=num_classes, dtype=tf.int32)
+  rows = []
+  for mode in options.modes:
+    optimizer, opt_name = None, None
+    if mode == "train":
+      optimizer, opt_name = make_optimizer(options, total_steps=options.warmup + options.steps)
+    rss = peak_rss_mib()
+    reset_device_peak()
+    step = make_step(model, mode, optimizer, options.jit_compile)
+    timing = time_step(step, images, labels, options.steps, options.warmup)
+    median = statistics.median(timing["times"])
+    imgs_per_sec = options.batch / median
+    step_flops = forward_flops * (3 if mode == "train" else 1)
+    achieved = step_flops * imgs_per_sec / 1e9
+    rows.append({
+        **built, "mode": mode, "precision": precision, "batch": options.batch, "image_size": image_size,
+        "optimizer": opt_name,
+        "imgs_per_sec": imgs_per_sec,
+        "imgs_per_sec_total": options.batch * len(timing["times"]) / sum(timing["times"]),
+        "step_time_ms": 1e3 * median,
+        "step_times_ms": [round(1e3 * t, 3) for t in timing["times"]],
+        "trace_s": timing["trace_s"], "warmup_s": timing["warmup_s"],
+        "flops_per_image": forward_flops, "step_flops_per_image": step_flops,
+        "flops_by_dtype": counted["by_dtype"], "achieved_gflops": achieved,
+        "peak_rss_mib": peak_rss_mib(), "peak_rss_delta_mib": peak_rss_mib() - rss,
+        "device_peak_mib": device_peak_mib(),
+    })
+    del step, optimizer
+  return rows
+
+
+def optimizer_state_report(spec: str, lr: float = 1e-3) -> Dict[str, Any]:
+  """State bytes of Adafactor (big_vision's) and Adam for the trainable variables of `spec`'s network."""
+  _fresh_session("float32")
+  model = models.get(spec)
+  variables = model.trainable_variables
+  try:
+    from model_garden import optimizers
+    state_bytes = optimizers.optimizer_state_bytes
+    candidates = [
+        ("adafactor_bv", "model_garden adafactor_bv(momentum=0.9)",
+         lambda: optimizers.make({"name": "adafactor_bv(momentum=0.9)", "lr": lr}, total_steps=1)),
+        ("adam", "model_garden adam", lambda: optimizers.make({"name": "adam", "lr": lr}, total_steps=1)),
+    ]
+  except ImportError:  # model_garden.optimizers not there yet: keras' own Adafactor stands in.
+    state_bytes = variables_bytes_of
+    candidates = [("adafactor_bv", "keras Adafactor (model_garden.optimizers missing)",
+                   lambda: keras.optimizers.Adafactor(lr))]
+  candidates.append(("keras_adam", "keras Adam", lambda: keras.optimizers.Adam(lr)))
+  report = {"params": int(sum(math.prod(v.shape) for v in variables)),
+            "param_bytes": variables_bytes(variables), "optimizers": {}}
+  for key, name, factory in candidates:
+    opt = factory()
+    opt.build(_trainable(opt, variables))
+    report["optimizers"][key] = {"name": name, "state_bytes": int(state_bytes(opt))}
+    del opt
+  state = {k: v["state_bytes"] for k, v in report["optimizers"].items()}
+  adam = state.get("adam", state["keras_adam"])
+  report["adafactor_over_adam"] = state["adafactor_bv"] / adam
+  report["adafactor_le_third_of_adam"] = bool(state["adafactor_bv"] <= adam / 3)
+  del model
+  return report
+
+
+def variables_bytes(variables) -> int:
+  """Bytes of a list of variables (bfloat16 counts 2)."""
+  total = 0
+  for v in variables:
+    dtype = keras.backend.standardize_dtype(v.dtype)
+    itemsize = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
+    total += math.prod(int(d) for d in v.shape) * itemsize
+  return int(total)
+
+
+def variables_bytes_of(optimizer) -> int:
+  return variables_bytes(optimizer.variables)
+
+
+def run(options: Options) -> Dict[str, Any]:
+  """Runs every (mode, precision) combination for our network (and keras-hub's); returns all numbers."""
+  _check(options)
+  previous_policy = keras.mixed_precision.global_policy().name
+  result: Dict[str, Any] = {
+      "model": options.model, "batch": options.batch, "steps": options.steps, "warmup": options.warmup,
+      "modes": list(options.modes), "precisions": list(options.precisions), "device": describe_device(),
+      "jit_compile": options.jit_compile, "matmul_peak_gflops": {}, "matmul_peak": {},
+      "flops_per_image": {}, "flops_detail": {}, "results": [], "keras_hub_note": None,
+  }
+  def count(kind, model, image_size):
+    # Counted per precision (cheap, batch 1) so by_dtype shows what each policy runs in.
+    counted = count_flops(model, (image_size, image_size, 3))
+    result["flops_per_image"].setdefault(kind, counted["flops"])
+    result["flops_detail"].setdefault(kind, {key: counted[key] for key in ("by_op", "uncounted")})
+    return counted
+
+  try:
+    for precision in options.precisions:
+      dtype = PRECISIONS[precision]
+      _fresh_session(precision)
+      before = measure_matmul_peak(dtype, options.matmul_size, options.matmul_reps)
+      rows = []
+
+      model, built = _build("ours", lambda: models.get(options.model))
+      image_size = int(getattr(model, "image_size", None) or 224)
+      result["image_size"] = image_size
+      compare = options.compare == "keras_hub" and is_vit(model)
+      if options.compare == "keras_hub" and not compare:
+        result["keras_hub_note"] = (f"The keras-hub comparison is only defined for ViT specs (vit(...)); "
+                                    f"{options.model!r} builds a {type(model).__name__}.")
+      sizes = vit_sizes(model) if compare else None
+      classes = int(getattr(model, "num_classes", 0) or 0)  # keras-hub gets a head of the same size.
+      ours = _bench_network(model, built, options, precision, count("ours", model, image_size), image_size)
+      rows.extend(ours)
+      del model
+
+      if compare:
+        result["keras_hub_sizes"] = sizes
+        _fresh_session(precision)
+        hub_model, built = _build("keras_hub", lambda: build_keras_hub_vit(sizes, image_size, classes))
+        hub = _bench_network(hub_model, built, options, precision, count("keras_hub", hub_model, image_size),
+                             image_size)
+        del hub_model
+        rows.extend(hub)
+        for row in ours:
+          for other in hub:
+            if other["mode"] == row["mode"]:
+              row["keras_hub_imgs_per_sec"] = other["imgs_per_sec"]
+              row["ratio"] = row["imgs_per_sec"] / other["imgs_per_sec"]
+
+      # The peak is measured before and after this precision's runs and the better one kept, so a burst
+      # of load from elsewhere during one measurement does not inflate every MFU.
+      after = measure_matmul_peak(dtype, options.matmul_size, options.matmul_reps)
+      peak = dict(max(before, after, key=lambda p: p["gflops"]))
+      peak.update(before_gflops=before["gflops"], after_gflops=after["gflops"])
+      result["matmul_peak"][dtype] = peak
+      result["matmul_peak_gflops"][dtype] = peak["gflops"]
+      for row in rows:
+        row["matmul_peak_gflops"] = peak["gflops"]
+        row["mfu"] = row["achieved_gflops"] / peak["gflops"]
+      result["results"].extend(rows)
+    if options.optimizer_state:
+      result["optimizer_state"] = optimizer_state_report(options.model, options.lr)
+  finally:
+    keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy(previous_policy)
+  return result
+
+
+class FlagError(ValueError):
+  """A flag value the benchmark cannot run with."""
+
+
+def _check(options: Options) -> None:
+  for mode in options.modes:
+    if mode not in MODES:
+      raise FlagError(f"Unknown mode {mode!r}; expected a comma list of {', '.join(MODES)}.")
+  for precision in options.precisions:
+    if precision not in PRECISIONS:
+      raise FlagError(f"Unknown precision {precision!r}; expected a comma list of {', '.join(PRECISIONS)}.")
+  if options.compare not in COMPARES:
+    raise FlagError(f"Unknown --compare {options.compare!r}; expected one of {', '.join(COMPARES)}.")
+  if options.batch < 1 or options.steps < 1 or options.warmup < 0:
+    raise FlagError("--batch and --steps must be >= 1, --warmup >= 0.")
+  if options.matmul_size < 1 or options.matmul_reps < 1:
+    raise FlagError("--matmul_size and --matmul_reps must be >= 1.")
+
+
+# -- Output -----------------------------------------------------------------------------------------------
+def _fmt(value, spec: str, missing: str = "-") -> str:
+  if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    return missing
+  return format(value, spec)
+
+
+def format_table(result: Dict[str, Any]) -> str:
+  """The human-readable report of `run()`'s result."""
+  lines = [f"model_garden benchmark: {result['model']}",
+           f"  batch {result['batch']} at {result.get('image_size', '?')} px; {result['steps']} timed steps "
+           f"after {result['warmup']} warm-up (median step); {result['device']}"
+           + ("; XLA" if result["jit_compile"] else "")]
+  peaks = ", ".join(f"{dtype} {p['gflops']:.1f} GFLOP/s (before {p['before_gflops']:.1f}, after "
+                    f"{p['after_gflops']:.1f})" for dtype, p in result["matmul_peak"].items())
+  if peaks:
+    size = next(iter(result["matmul_peak"].values()))["size"]
+    lines.append(f"  measured matmul peak ({size}x{size}, best rep, before/after the runs): {peaks}")
+  flops = ", ".join(f"{kind} {f / 1e9:.3f}" for kind, f in result["flops_per_image"].items())
+  lines.append(f"  forward GFLOP/image (matmul/conv only; train step = 3x): {flops}")
+  for kind, detail in result["flops_detail"].items():
+    if detail["uncounted"]:
+      lines.append(f"  WARNING: {kind}: FLOPs of {', '.join(detail['uncounted'])} ops not counted.")
+  if result.get("keras_hub_sizes"):
+    s = result["keras_hub_sizes"]
+    lines.append(f"  keras-hub ViTBackbone: hidden_dim {s['width']}, num_layers {s['depth']}, mlp_dim "
+                 f"{s['mlp_dim']}, num_heads {s['num_heads']}, patch_size {s['patch_size']}, "
+                 "head on the [cls] token")
+  if result.get("keras_hub_note"):
+    lines.append(f"  NOTE: {result['keras_hub_note']}")
+  train_opt = {r["optimizer"] for r in result["results"] if r["optimizer"]}
+  if train_opt:
+    lines.append(f"  train step optimizer: {', '.join(sorted(train_opt))}")
+  lines.append("")
+  header = ["network", "mode", "precision", "img/s", "ms/step", "GFLOP/s", "peak GFLOP/s", "MFU",
+            "peak RSS MiB", "+phase MiB", "TF peak MiB", "vs keras-hub"]
+  table = [header]
+  for r in result["results"]:
+    table.append([r["network"], r["mode"], r["precision"], _fmt(r["imgs_per_sec"], ".2f"),
+                  _fmt(r["step_time_ms"], ".1f"), _fmt(r["achieved_gflops"], ".1f"),
+                  _fmt(r["matmul_peak_gflops"], ".1f"), _fmt(100 * r["mfu"], ".1f") + "%",
+                  _fmt(r["peak_rss_mib"], ".0f"), "+" + _fmt(r["peak_rss_delta_mib"], ".0f"),
+                  _fmt(r["device_peak_mib"], ".0f"),
+                  (_fmt(r.get("ratio"), ".2f") + "x") if r.get("ratio") is not None else ""])
+  widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+  for n, row in enumerate(table):
+    lines.append("  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in
+                           enumerate(zip(row, widths))).rstrip())
+    if n == 0:
+      lines.append("  ".join("-" * w for w in widths))
+  if any(r.get("ratio") is not None for r in result["results"]):
+    lines.append("(vs keras-hub: our img/s / keras-hub's img/s, same mode and precision)")
+  if any(r["mfu"] > 1 for r in result["results"]):
+    lines.append("WARNING: MFU above 100%: the matmul peak was measured while something else loaded the "
+                 "machine, or --matmul_size is too small to reach the peak; rerun on a quiet machine.")
+  for r in result["results"]:
+    low = {k: v for k, v in r["flops_by_dtype"].items() if r["precision"] != "float32" and k == "float32"}
+    if low:
+      share = 100.0 * low["float32"] / max(1, r["flops_per_image"])
+      lines.append(f"NOTE: {r['network']} {r['mode']} {r['precision']}: {share:.1f}% of the matmul FLOPs "
+                   "run in float32.")
+  state = result.get("optimizer_state")
+  if state:
+    lines.append("")
+    lines.append(f"optimizer state for {state['params']:,} trainable parameters "
+                 f"({state['param_bytes'] / 2 ** 20:.1f} MiB):")
+    for entry in state["optimizers"].values():
+      lines.append(f"  {entry['name']:<42} {entry['state_bytes'] / 2 ** 20:10.1f} MiB "
+                   f"({entry['state_bytes']:,} bytes)")
+    verdict = "holds" if state["adafactor_le_third_of_adam"] else "does NOT hold"
+    lines.append(f"  Adafactor / Adam = {state['adafactor_over_adam']:.3f} "
+                 f"(Scaling ViT claim <= 1/3: {verdict})")
+  return "\n".join(lines)
+
+
+def _comma_list(text: str) -> Tuple[str, ...]:
+  return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+  """Keeps the module docstring's layout and shows each flag's default."""
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> Options:
+  """Options from command-line arguments (without the program name)."""
+  defaults = Options()
+  parser = argparse.ArgumentParser(prog="tools/benchmark.py", description=__doc__, formatter_class=_Formatter)
+  parser.add_argument("--model", default=defaults.model, help="model spec, as models.get(spec)")
+  parser.add_argument("--batch", type=int, default=defaults.batch, help="images per step")
+  parser.add_argument("--mode", default=",".join(defaults.modes), help="comma list of train, infer")
+  parser.add_argument("--precision", default=",".join(defaults.precisions),
+                      help="comma list of float32, mixed_bfloat16 (Keras dtype policies)")
+  parser.add_argument("--steps", type=int, default=defaults.steps, help="timed steps")
+  parser.add_argument("--warmup", type=int, default=defaults.warmup, help="untimed steps after tracing")
+  parser.add_argument("--compare", default=defaults.compare, choices=COMPARES,
+                      help="also time keras-hub's ViTBackbone of the same size (ViT specs only)")
+  parser.add_argument("--optimizer", default=defaults.optimizer,
+                      help="optimizers.make name spec for the train step, e.g. "
+                           "\"adafactor_bv(momentum=0.9)\"; None: keras SGD with momentum 0.9")
+  parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate of the train step")
+  parser.add_argument("--optimizer_state", action="store_true",
+                      help="report Adafactor and Adam state bytes for the model")
+  parser.add_argument("--matmul_size", type=int, default=defaults.matmul_size,
+                      help="side of the square matmul timed for the peak")
+  parser.add_argument("--matmul_reps", type=int, default=defaults.matmul_reps, help="timed matmuls")
+  parser.add_argument("--jit_compile", action="store_true", help="XLA-compile the steps")
+  parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the random inputs")
+  parser.add_argument("--json", action="store_true", help="print one JSON line with all numbers at the end")
+  args = parser.parse_args(argv)
+  return Options(model=args.model, batch=args.batch, modes=_comma_list(args.mode),
+                 precisions=_comma_list(args.precision), steps=args.steps, warmup=args.warmup,
+                 compare=args.compare, optimizer=args.optimizer, lr=args.lr,
+                 optimizer_state=args.optimizer_state, matmul_size=args.matmul_size,
+                 matmul_reps=args.matmul_reps, jit_compile=args.jit_compile, seed=args.seed, json=args.json)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+  """Parses `argv` (default sys.argv[1:]), runs, prints the table (and the JSON line); returns the result."""
+  options = parse_args(sys.argv[1:] if argv is None else argv)
+  result = run(options)
+  print(format_table(result), flush=True)
+  if options.json:
+    print(json.dumps(result, default=_json_default), flush=True)
+  return result
+
+
+def _json_default(value):
+  if isinstance(value, (np.integer,)):
+    return int(value)
+  if isinstance(value, (np.floating,)):
+    return float(value)
+  return str(value)
+
+
+if __name__ == "__main__":
+  try:
+    main()
+  except (FlagError, SpecError) as e:  # The message says what to fix; a traceback would bury it.
+    sys.exit(f"benchmark.py: error: {e}")
