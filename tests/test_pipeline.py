@@ -121,3 +121,23 @@ def test_manual_dataset_names_manual_dir(tmp_path):
 def test_unknown_dataset(tmp_path):
   with pytest.raises(DatasetUnavailableError, match="no dataset named"):
     get_builder("mg_shapez", data_dir=str(tmp_path))
+
+
+def test_image_folder_source_by_spec(tmp_path):
+  for split, counts in (("train", (3, 2)), ("test", (1, 1))):
+    for label, (name, count) in enumerate(zip(("cats", "dogs"), counts)):
+      folder = tmp_path / split / name
+      folder.mkdir(parents=True)
+      for i in range(count):
+        image = tf.fill([6 + i, 5, 3], tf.constant(40 * (label + 1), tf.uint8))
+        (folder / f"{i}.png").write_bytes(tf.io.encode_png(image).numpy())
+  (tmp_path / "train" / "dogs" / "broken.png").write_bytes(b"nope")
+  spec = f"image_folder(root='{tmp_path}')"
+  ds = get_dataset(spec, "train", batch_size=1, train=False, on_corrupt="skip",
+                   pp="decode|resize(4)|value_range(0, 1)|keep('image', 'label')")
+  got = sorted((int(b["label"][0]), round(float(b["image"][0, 0, 0, 0]) * 255)) for b in ds)
+  assert got == [(0, 40)] * 3 + [(1, 80)] * 2
+  assert ds.corrupt_counter.value() == 1
+  with pytest.raises(FileNotFoundError, match="splits found"):
+    get_dataset(spec, "validation", batch_size=1, train=False)
+  assert "image_folder" in model_garden.data.DATASETS.names()

@@ -7,3 +7,4 @@ from model_garden.data import mg_shapes, ops_general, ops_image  # noqa: F401  (
 from model_garden.data.pipeline import (CorruptExampleError, DatasetUnavailableError, get_builder,
                                         get_dataset, guarded_map)
 from model_garden.data.preprocess import PP_OPS, get_preprocess_fn, split_pp
+from model_garden.data.sources import DATASETS, ImageFolder

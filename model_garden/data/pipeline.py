@@ -14,6 +14,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from model_garden.data.preprocess import RNG_KEY, get_preprocess_fn, split_pp
+from model_garden.data.sources import lookup_source
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -74,7 +75,8 @@ def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_di
   """A batched dataset of preprocessed examples.
 
   Args:
-    name: tfds name, with config, e.g. "mg_shapes/px32" or "cifar10".
+    name: tfds name, with config, e.g. "mg_shapes/px32" or "cifar10", or a registered dataset spec
+      such as "image_folder(root='/data/pets')" (see `DATASETS`).
     split: tfds split string, e.g. "train[:90%]".
     batch_size: the global batch size (tf.distribute splits it across replicas).
     pp: preprocessing string, e.g. "decode|flip_lr|value_range(-1, 1)|onehot(8)|keep('image', 'labels')".
@@ -98,14 +100,18 @@ def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_di
   """
   if on_corrupt not in ("error", "skip"):
     raise ValueError(f"on_corrupt must be 'error' or 'skip', got {on_corrupt!r}.")
-  builder = get_builder(name, data_dir=data_dir, download=download)
-  ops = split_pp(pp)
-  decode_in_pp = bool(ops) and ops[0].split("(")[0] == "decode"
-  decoders = None
-  if decode_in_pp and "image" in builder.info.features:
-    decoders = {"image": tfds.decode.SkipDecoding()}
-  read_config = tfds.ReadConfig(shuffle_seed=seed, add_tfds_id=True)
-  ds = builder.as_dataset(split=split, shuffle_files=train, decoders=decoders, read_config=read_config)
+  source = lookup_source(name)
+  if source is not None:
+    ds = source.as_dataset(split, shuffle_files=train, seed=seed)
+  else:
+    builder = get_builder(name, data_dir=data_dir, download=download)
+    ops = split_pp(pp)
+    decode_in_pp = bool(ops) and ops[0].split("(")[0] == "decode"
+    decoders = None
+    if decode_in_pp and "image" in builder.info.features:
+      decoders = {"image": tfds.decode.SkipDecoding()}
+    read_config = tfds.ReadConfig(shuffle_seed=seed, add_tfds_id=True)
+    ds = builder.as_dataset(split=split, shuffle_files=train, decoders=decoders, read_config=read_config)
   if cache:
     ds = ds.cache()
   if train:
