@@ -48,14 +48,52 @@ class TrainCheckpointer:
     path = self.latest
     if path is None:
       return 0
-    status = self.checkpoint.restore(path)
     try:
-      status.assert_existing_objects_matched()
-    except AssertionError as e:
+      self.checkpoint.restore(path).assert_existing_objects_matched()
+    except (AssertionError, ValueError) as e:
       raise CheckpointMismatchError(
           f"Checkpoint {path} does not fit this model/optimizer (was the config changed since it was "
-          f"written? use a new --workdir to start over): {str(e)[:2000]}") from None
+          f"written? use a new --workdir to start over).\n{self.describe_mismatch(path)}\n"
+          f"TensorFlow said: {str(e)[:500]}") from None
     return int(self.objective.optimizer.iterations.numpy())
+
+  def describe_mismatch(self, path: str) -> str:
+    """Lists missing, unexpected and mis-shaped variables between `path` and the current objects.
+
+    Only runs on the failure path: it writes the current objects to a scratch checkpoint so both sides
+    have the same key names, then compares the two variable maps.
+    """
+    import tempfile  # pylint: disable=g-import-not-at-top
+    saved = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    with tempfile.TemporaryDirectory() as scratch:
+      current_path = tf.train.Checkpoint(objective=self.objective, optimizer=self.objective.optimizer).write(
+          os.path.join(scratch, "current"))
+      current = tf.train.load_checkpoint(current_path).get_variable_to_shape_map()
+    optimizer = getattr(self.objective.optimizer, "inner_optimizer", self.objective.optimizer)
+    def clean(key):
+      # The object graph names each variable by its shortest path, often through the optimizer's lists;
+      # show the variable's own path instead.
+      key = key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")
+      for prefix, variables in (("optimizer/_trainable_variables/", optimizer._trainable_variables),
+                                ("optimizer/_variables/", optimizer.variables)):
+        index = key[len(prefix):]
+        if key.startswith(prefix) and index.isdigit() and int(index) < len(variables):
+          label = "" if prefix.endswith("_trainable_variables/") else "optimizer state "
+          return label + variables[int(index)].path
+      return key
+    skip = ("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter")
+    saved = {clean(k): v for k, v in saved.items() if not k.startswith(skip)}
+    current = {clean(k): v for k, v in current.items() if not k.startswith(skip)}
+    missing = sorted(k for k in current if k not in saved)
+    unexpected = sorted(k for k in saved if k not in current)
+    misshaped = [f"{k}: checkpoint {tuple(saved[k])} vs model {tuple(current[k])}"
+                 for k in sorted(current, key=lambda k: (k.startswith("optimizer"), k))
+                 if k in saved and list(saved[k]) != list(current[k])]
+    lines = []
+    for title, items in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
+      if items:
+        lines.append(f"  {title} ({len(items)}): " + "; ".join(items[:15]) + (" ..." if len(items) > 15 else ""))
+    return "\n".join(lines) or "  (no variable differs in name or shape)"
 
   def save(self, step: int) -> Optional[str]:
     if not all_finite(self.objective.variables):
