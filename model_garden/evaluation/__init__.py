@@ -6,3 +6,5 @@ never objectives/ or the trainer.
 
 from model_garden.evaluation.classification import ClassificationEvaluator
 from model_garden.evaluation.registry import EVALUATORS, register
+from model_garden.evaluation.fewshot import FewShotEvaluator
+from model_garden.evaluation.fewshot_callback import FewShotCallback
