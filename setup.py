@@ -26,6 +26,9 @@ EXTRAS_REQUIRE = {
         "pytest>=8",
         "pytest-xdist>=3.5",
         "keras-hub>=0.31,<0.32",
+        "nbclient>=0.10",  # tests execute the example notebooks
+        "nbformat>=5.10",
+        "ipykernel>=6.29",
     ],
 }
 
