@@ -1,7 +1,8 @@
 """Official `.npz` checkpoints into model_garden models: `convert(path, spec)`, `load_npz_into(model, path)`.
 
 Supported layouts: ViT from big_vision (`params/...`, loop or scan-stacked, MAP head) and from
-vision_transformer (AugReg and the original ViT files), and MLP-Mixer from vision_transformer. Files are
+vision_transformer (AugReg and the original ViT files), MLP-Mixer from vision_transformer, and BiT from
+big_transfer (`resnet/...`). Files are
 read with `allow_pickle=False`; bfloat16 arrays (stored by JAX as 2-byte void) are decoded to float32.
 A checkpoint that does not fit the spec raises `CheckpointMismatchError` listing every missing,
 unexpected and mis-shaped key. New layouts register with `register_converter(ModelClass)`.
@@ -20,6 +21,7 @@ from typing import Optional, Sequence, Union
 import keras
 
 from model_garden import models
+from model_garden.convert import bit as _bit  # noqa: F401  (registers the BiT converter)
 from model_garden.convert import mixer as _mixer  # noqa: F401  (registers the Mixer converter)
 from model_garden.convert import vit as _vit  # noqa: F401  (registers the ViT converter)
 from model_garden.convert.core import (Plan, Slot, load_params_into, register_converter, stacked_slot,

@@ -8,3 +8,4 @@ from model_garden.layers.mixer_block import MixerBlock
 from model_garden.layers.mlp_block import MlpBlock
 from model_garden.layers.multi_head_dot_product_attention import MultiHeadDotProductAttention
 from model_garden.layers.position_embedding import PositionEmbedding, posemb_sincos_2d, resample_posemb
+from model_garden.layers.standardized_conv2d import StandardizedConv2D, standardize_kernel

@@ -9,3 +9,4 @@ from model_garden.models.resnet_small import ResNetSmall
 from model_garden.models.weights import WeightsMismatchError, load_weights
 from model_garden.models.mixer import MlpMixer, mixer_param_count
 from model_garden.models.vit import VisionTransformer, decode_variant, vit_param_count
+from model_garden.models.bit import BiTResNet, bit_param_count

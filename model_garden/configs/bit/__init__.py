@@ -1,0 +1,1 @@
+"""BiT configs: fine-tuning with BiT-HyperRule (`hyperrule`) and BiT-S/M upstream pre-training (`upstream`)."""
