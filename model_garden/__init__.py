@@ -10,5 +10,6 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from model_garden import data, evaluation, export, layers, models, objectives, optimizers, registry  # noqa: E402
 from model_garden import training  # noqa: E402  (after the packages it drives)
+from model_garden import transfer  # noqa: E402  (VTAB protocol, BiT-HyperRule; above training)
 from model_garden.registry import SpecError  # noqa: E402
 from model_garden.version import __version__  # noqa: E402

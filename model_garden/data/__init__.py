@@ -8,3 +8,4 @@ from model_garden.data.pipeline import (CorruptExampleError, DatasetUnavailableE
                                         get_dataset, guarded_map)
 from model_garden.data.preprocess import PP_OPS, get_preprocess_fn, split_pp
 from model_garden.data.sources import DATASETS, ImageFolder
+from model_garden.data import vtab  # noqa: F401  (VTAB task table; registers the vtab_label pp op)
