@@ -8,3 +8,4 @@ from model_garden.evaluation.classification import ClassificationEvaluator
 from model_garden.evaluation.registry import EVALUATORS, register
 from model_garden.evaluation.fewshot import FewShotEvaluator
 from model_garden.evaluation.fewshot_callback import FewShotCallback
+from model_garden.evaluation import mce  # noqa: F401
