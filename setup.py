@@ -41,6 +41,9 @@ setuptools.setup(
     python_requires=">=3.10",
     packages=setuptools.find_packages(include=["model_garden", "model_garden.*"]),
     include_package_data=True,
+    package_data={
+        "model_garden.data.robustness": ["data/*.json"],
+    },
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     license="Apache-2.0",

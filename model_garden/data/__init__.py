@@ -10,3 +10,4 @@ from model_garden.data.preprocess import PP_OPS, get_preprocess_fn, split_pp
 from model_garden.data.sources import DATASETS, ImageFolder
 from model_garden.data import vtab  # noqa: F401  (VTAB task table; registers the vtab_label pp op)
 from model_garden.data import corruptions  # noqa: F401  (registers the corrupt pp op)
+from model_garden.data import robustness  # noqa: F401  (OOD readers; labelset, crop_border pp ops)

@@ -9,3 +9,8 @@ from model_garden.evaluation.registry import EVALUATORS, register
 from model_garden.evaluation.fewshot import FewShotEvaluator
 from model_garden.evaluation.fewshot_callback import FewShotCallback
 from model_garden.evaluation import mce  # noqa: F401
+from model_garden.evaluation.linear_probe import LinearProbe
+from model_garden.evaluation.linear_probe_callback import LinearProbeCallback
+from model_garden.evaluation.real import evaluate_real, real_accuracy
+from model_garden.evaluation.real_metric import RealAccuracy
+from model_garden.evaluation.video_pmk import pm_k_accuracy
