@@ -28,9 +28,11 @@ GRID = IMAGE // PATCH
 TOL = 1e-4
 
 
-def vit_spec(pool="tok", rep_size=None, num_classes=CLASSES, depth=DEPTH, image_size=IMAGE):
+def vit_spec(pool="tok", rep_size=None, num_classes=CLASSES, depth=DEPTH, image_size=IMAGE,
+             posemb_cls_row=None):
   return (f"vit(variant='mu/{PATCH}', width={WIDTH}, depth={depth}, mlp_dim={MLP}, num_heads={HEADS}, "
-          f"num_classes={num_classes}, pool='{pool}', rep_size={rep_size}, image_size={image_size})")
+          f"num_classes={num_classes}, pool='{pool}', rep_size={rep_size}, image_size={image_size}, "
+          f"posemb_cls_row={posemb_cls_row})")
 
 
 def vit_kwargs(**kw):
@@ -223,13 +225,23 @@ def logits_of(model, x):
 # ---------------------------------------------------------------------------------------------------
 # ViT layouts.
 
-def test_vision_transformer_layout_with_cls_row_and_pre_logits(tmp_path):
+@pytest.mark.parametrize("posemb_cls_row", [None, False])
+def test_vision_transformer_layout_with_cls_row_and_pre_logits(tmp_path, posemb_cls_row):
+  # None: the model has the [cls] row (pool "tok" default) and loads the file as it is; False: big_vision's
+  # layout, the row is folded into the class token. Both compute the reference's function.
   p = random_vit(pool="tok", rep_size=24, cls_row=True)
   flat = vision_transformer_npz(p)
   assert flat["Transformer/posembed_input/pos_embedding"].shape == (1, GRID * GRID + 1, WIDTH)
   path = save(tmp_path, flat)
-  model = vit_lib.vit(**vit_kwargs(pool="tok", rep_size=24))
+  model = vit_lib.vit(**vit_kwargs(pool="tok", rep_size=24, posemb_cls_row=posemb_cls_row))
   assert convert.load_npz_into(model, path) == "vision_transformer"
+  posemb, cls = model.posemb.pos_embedding.numpy(), model.cls_token.cls.numpy()
+  if posemb_cls_row is None:
+    np.testing.assert_array_equal(posemb, flat["Transformer/posembed_input/pos_embedding"])
+    np.testing.assert_array_equal(cls, flat["cls"])
+  else:
+    np.testing.assert_array_equal(posemb, flat["Transformer/posembed_input/pos_embedding"][:, 1:])
+    np.testing.assert_allclose(cls, p["cls"] + p["posemb"][:, :1], atol=1e-6)
   x = images()
   np.testing.assert_allclose(logits_of(model, x), np_vit(p, x, "tok"), atol=TOL)
 
@@ -263,12 +275,19 @@ def test_big_vision_layout_gap_with_bfloat16_void_arrays(tmp_path):
   np.testing.assert_allclose(logits_of(model, x), np_vit(p, x, "gap"), atol=TOL)
 
 
-def test_big_vision_scan_stacked_layout(tmp_path):
+@pytest.mark.parametrize("posemb_cls_row", [False, None])
+def test_big_vision_scan_stacked_layout(tmp_path, posemb_cls_row):
+  # big_vision "tok" has no [cls] row; a model with the row (the default) gets a zero row: the same function.
   p = random_vit(pool="tok", seed=4)
   flat = big_vision_npz(p, scan=True)
   assert flat["params/Transformer/encoderblock/MlpBlock_0/Dense_0/kernel"].shape == (DEPTH, WIDTH, MLP)
-  model = vit_lib.vit(**vit_kwargs(pool="tok"))
+  model = vit_lib.vit(**vit_kwargs(pool="tok", posemb_cls_row=posemb_cls_row))
   assert convert.load_npz_into(model, save(tmp_path, flat)) == "big_vision (scan)"
+  posemb = model.posemb.pos_embedding.numpy()
+  if posemb_cls_row is None:
+    assert posemb.shape == (1, GRID * GRID + 1, WIDTH)
+    np.testing.assert_array_equal(posemb[:, 0], 0)
+    np.testing.assert_array_equal(posemb[:, 1:], flat["params/pos_embedding"])
   x = images()
   np.testing.assert_allclose(logits_of(model, x), np_vit(p, x, "tok"), atol=TOL)
 
@@ -297,18 +316,31 @@ def _bilinear_align_corners(grid, new):
   return out
 
 
-def test_posemb_of_another_grid_is_folded_and_resampled(tmp_path):
-  # A vision_transformer checkpoint trained at 24 px (3x3 patches + [cls] row), loaded at 32 px (4x4).
+@pytest.mark.parametrize("posemb_cls_row", [False, None])
+def test_posemb_of_another_grid_is_resampled_keeping_the_cls_row(tmp_path, posemb_cls_row):
+  # A vision_transformer checkpoint trained at 24 px (3x3 patches + [cls] row), loaded at 32 px (4x4):
+  # the grid is resampled, the [cls] row kept (model with the row) or folded into the token (without).
   p = random_vit(pool="tok", cls_row=True, grid=3, seed=6)
-  model = convert.convert(save(tmp_path, vision_transformer_npz(p)), vit_spec(pool="tok"))
+  model = convert.convert(save(tmp_path, vision_transformer_npz(p)),
+                          vit_spec(pool="tok", posemb_cls_row=posemb_cls_row))
   posemb = p["posemb"]
   expected = dict(p)
-  expected["cls"] = p["cls"] + posemb[:, :1]
-  grid = _bilinear_align_corners(posemb[0, 1:].reshape(3, 3, WIDTH), GRID)
-  expected["posemb"] = grid.reshape(1, GRID * GRID, WIDTH)
+  grid = _bilinear_align_corners(posemb[0, 1:].reshape(3, 3, WIDTH), GRID).reshape(1, GRID * GRID, WIDTH)
+  if posemb_cls_row is None:
+    expected["posemb"] = np.concatenate([posemb[:, :1], grid], axis=1)
+  else:
+    expected["cls"] = p["cls"] + posemb[:, :1]
+    expected["posemb"] = grid
   np.testing.assert_allclose(model.posemb.pos_embedding.numpy(), expected["posemb"], atol=1e-5)
   x = images()
   np.testing.assert_allclose(logits_of(model, x), np_vit(expected, x, "tok"), atol=TOL)
+  np.testing.assert_allclose(logits_of(model, x), np_vit(_resampled_reference(p), x, "tok"), atol=TOL)
+
+
+def _resampled_reference(p):
+  """The reference in vision_transformer's own terms: the grid rows resampled, the [cls] row kept."""
+  grid = _bilinear_align_corners(p["posemb"][0, 1:].reshape(3, 3, WIDTH), GRID)
+  return dict(p, posemb=np.concatenate([p["posemb"][:, :1], grid.reshape(1, GRID * GRID, WIDTH)], axis=1))
 
 
 def test_resample_posemb_keeps_corners_and_interpolates_linearly():
@@ -320,7 +352,21 @@ def test_resample_posemb_keeps_corners_and_interpolates_linearly():
   np.testing.assert_allclose(resample_posemb(ramp, 2).ravel(), [0, 3, 12, 15])
   np.testing.assert_allclose(resample_posemb(ramp, (4, 7)).reshape(4, 7)[1], np.linspace(4, 7, 7))
   with pytest.raises(ValueError, match="square"):
-    resample_posemb(np.zeros((1, 5, 2)), 2)
+    resample_posemb(np.zeros((1, 7, 2)), 2)
+
+
+def test_resample_posemb_keeps_a_cls_row():
+  grid = np.arange(4, dtype=np.float32).reshape(1, 4, 1)
+  with_row = np.concatenate([np.full((1, 1, 1), 42.0, np.float32), grid], axis=1)  # [cls] + 2x2
+  out = resample_posemb(with_row, 3)  # 5 rows: detected as [cls] + 2x2.
+  assert out.shape == (1, 10, 1) and out.dtype == np.float32
+  assert out[0, 0, 0] == 42.0
+  np.testing.assert_allclose(out[0, 1:].reshape(3, 3), [[0, 0.5, 1], [1, 1.5, 2], [2, 2.5, 3]])
+  np.testing.assert_allclose(resample_posemb(with_row, 3, cls_row=True), out)
+  np.testing.assert_allclose(resample_posemb(with_row, (1, 5), old_grid=(1, 5), cls_row=False), with_row)
+  np.testing.assert_allclose(resample_posemb(with_row, 3, old_grid=2), out)  # 2x2 + 1: a row.
+  with pytest.raises(ValueError, match="old_grid"):
+    resample_posemb(with_row, 3, old_grid=3)
 
 
 def test_mismatch_error_lists_missing_unexpected_and_misshaped_keys(tmp_path):

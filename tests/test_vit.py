@@ -68,8 +68,9 @@ def test_learned_posemb_fits_one_grid():
 # ---------------------------------------------------------------------------------------------------
 # Parameter counts.
 
-# The official checkpoints (vision_transformer layout, pool "tok", 1000 classes, 224 px); these hold a
-# posemb row for [cls], which this model (as big_vision) folds into the class token: `width` fewer.
+# The official checkpoints (vision_transformer layout, pool "tok", 1000 classes, 224 px), whose posemb
+# has a row for [cls]: the model's default for pool "tok". big_vision's layout (posemb_cls_row=False)
+# has `width` fewer.
 OFFICIAL = {"Ti/16": 5_717_416, "S/16": 22_050_664, "B/16": 86_567_656, "B/32": 88_224_232,
             "L/16": 304_326_632}
 
@@ -77,23 +78,82 @@ OFFICIAL = {"Ti/16": 5_717_416, "S/16": 22_050_664, "B/16": 86_567_656, "B/32": 
 @pytest.mark.parametrize("variant", sorted(OFFICIAL))
 def test_official_parameter_counts(variant):
   kw = dict(num_classes=1000, image_size=224, pool="tok")
-  assert vit_lib.vit_param_count(variant, cls_posemb_row=True, **kw) == OFFICIAL[variant]
+  assert vit_lib.vit_param_count(variant, **kw) == OFFICIAL[variant]
+  assert vit_lib.vit_param_count(variant, posemb_cls_row=True, **kw) == OFFICIAL[variant]
   width = vit_lib.decode_variant(variant)["width"]
-  assert vit_lib.vit_param_count(variant, **kw) == OFFICIAL[variant] - width
+  assert vit_lib.vit_param_count(variant, posemb_cls_row=False, **kw) == OFFICIAL[variant] - width
+
+
+def test_built_models_equal_the_official_counts():
+  # The one big build of the suite (86M parameters, a few seconds).
+  b16 = registry.get("vit(variant='B/16', num_classes=1000, pool='tok', image_size=224)")
+  assert b16.count_params() == OFFICIAL["B/16"]
+  ti16 = registry.get("vit(variant='Ti/16', num_classes=1000, pool='tok', image_size=224)")
+  assert ti16.count_params() == OFFICIAL["Ti/16"]
+  ti16_bv = registry.get("vit(variant='Ti/16', num_classes=1000, pool='tok', image_size=224, "
+                         "posemb_cls_row=False)")
+  assert ti16_bv.count_params() == OFFICIAL["Ti/16"] - 192
 
 
 def test_built_models_have_the_computed_counts():
-  # The one big build of the suite (86M parameters, a few seconds).
-  b16 = registry.get("vit(variant='B/16', num_classes=1000, pool='tok', image_size=224)")
-  assert b16.count_params() == OFFICIAL["B/16"] - 768
-  ti16 = registry.get("vit(variant='Ti/16', num_classes=1000, pool='tok', image_size=224)")
-  assert ti16.count_params() == OFFICIAL["Ti/16"] - 192
   for pool, extra, kw in [("gap", "", {}), ("map", ", rep_size=24", {"rep_size": 24}),
-                          ("none", ", posemb='sincos2d'", {"posemb": "sincos2d"}), ("0", ", rep_size=True",
-                                                                                   {"rep_size": True})]:
+                          ("none", ", posemb='sincos2d'", {"posemb": "sincos2d"}),
+                          ("0", ", rep_size=True", {"rep_size": True}), ("tok", "", {}),
+                          ("tok", ", posemb_cls_row=False", {"posemb_cls_row": False}),
+                          ("tok", ", posemb='sincos2d'", {"posemb": "sincos2d"})]:
     model = tiny(pool, extra)
     expected = vit_lib.vit_param_count("mu/8", depth=2, num_classes=5, image_size=32, pool=pool, **kw)
-    assert model.count_params() == expected, pool
+    assert model.count_params() == expected, (pool, extra)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The [cls] row of the position embedding.
+
+def test_posemb_cls_row_default_rule():
+  assert vit_lib.resolve_posemb_cls_row(None, "tok") is True
+  for pool in ("gap", "map", "0", "none"):
+    assert vit_lib.resolve_posemb_cls_row(None, pool) is False
+  assert vit_lib.resolve_posemb_cls_row(None, "tok", "sincos2d") is False
+  assert vit_lib.resolve_posemb_cls_row(False, "tok") is False
+  assert tiny("tok").posemb_cls_row and tiny("tok").posemb.pos_embedding.shape == (1, 17, 32)
+  assert not tiny("tok", ", posemb_cls_row=False").posemb_cls_row
+  assert tiny("gap").posemb.pos_embedding.shape == (1, 16, 32)
+  with pytest.raises(ValueError, match="needs pool='tok'"):
+    registry.get("vit(variant='mu/8', pool='gap', posemb_cls_row=True, image_size=32)", build=False)
+  with pytest.raises(ValueError, match="needs posemb='learn'"):
+    vit_lib.vit_param_count("mu/8", image_size=32, pool="tok", posemb="sincos2d", posemb_cls_row=True)
+
+
+def test_posemb_cls_row_computes_the_folded_function():
+  # vision_transformer: concat([cls, x]) + posemb; big_vision: concat([cls + posemb[0], x + posemb[1:]]).
+  with_row = tiny("tok", ", head_zeroinit=False")
+  without = tiny("tok", ", head_zeroinit=False, posemb_cls_row=False")
+  x = images()
+  with_row(x), without(x)
+  rng = np.random.default_rng(0)
+  posemb = rng.normal(0, 0.5, (1, 17, 32)).astype(np.float32)
+  cls = rng.normal(0, 0.5, (1, 1, 32)).astype(np.float32)
+  with_row.posemb.pos_embedding.assign(posemb)
+  with_row.cls_token.cls.assign(cls)
+  for name in ("embedding", "encoder_norm", "head"):
+    for a, b in zip(getattr(with_row, name).weights, getattr(without, name).weights):
+      b.assign(a)
+  for block_a, block_b in zip(with_row.blocks, without.blocks):
+    for a, b in zip(block_a.weights, block_b.weights):
+      b.assign(a)
+  without.posemb.pos_embedding.assign(posemb[:, 1:])
+  without.cls_token.cls.assign(cls + posemb[:, :1])
+  np.testing.assert_allclose(with_row(x), without(x), atol=1e-5)
+  sequence = with_row.intermediates(x)["with_posemb"]
+  assert tuple(sequence.shape) == (2, 17, 32)
+  np.testing.assert_allclose(sequence[:, 0], np.broadcast_to((cls + posemb[:, :1])[0], (2, 32)), atol=1e-6)
+
+
+def test_old_saved_configs_keep_big_vision_layout():
+  config = tiny("tok").get_config()
+  assert config["posemb_cls_row"] is True
+  del config["posemb_cls_row"]  # A model saved before the argument existed.
+  assert vit_lib.VisionTransformer.from_config(config).posemb_cls_row is False
 
 
 def _independent_count(width, depth, mlp, patch, image=224):
@@ -137,7 +197,11 @@ def test_intermediate_names():
                    "pre_logits", "pre_logits_2d", "logits", "logits_2d"}
   assert model.endpoint_names() == sorted(names)
   out = model.intermediates(images())
-  assert tuple(out["stem"].shape) == (2, 4, 4, 32) and tuple(out["with_posemb"].shape) == (2, 16, 32)
+  assert tuple(out["stem"].shape) == (2, 4, 4, 32)
+  assert tuple(out["with_posemb"].shape) == (2, 17, 32)  # [cls] prepended, then the posemb with its row.
+  no_row = tiny("tok", ", posemb_cls_row=False").intermediates(images())
+  assert tuple(no_row["with_posemb"].shape) == (2, 16, 32)  # big_vision: posemb, then [cls].
+  assert tuple(no_row["encoded"].shape) == (2, 17, 32)
   assert float(np.max(np.abs(out["pre_logits"]))) <= 1.0  # tanh.
 
 
@@ -167,7 +231,7 @@ def test_dropout_only_in_training():
 
 def test_big_vision_initialisers():
   model = registry.get("vit(variant='Ti/16', depth=1, num_classes=10, pool='tok', image_size=64, "
-                       "head_bias_init=-6.9)")
+                       "head_bias_init=-6.9, posemb_cls_row=False)")
   width = 192
   np.testing.assert_array_equal(model.head.kernel.numpy(), 0)
   np.testing.assert_allclose(model.head.bias.numpy(), -6.9, rtol=1e-6)
@@ -189,6 +253,13 @@ def test_big_vision_initialisers():
   assert abs(posemb.std() - 1 / np.sqrt(width)) < 0.1 / np.sqrt(width)
   patch_kernel = model.embedding.kernel.numpy()
   assert abs(patch_kernel.std() - 1 / np.sqrt(16 * 16 * 3)) < 0.1 / np.sqrt(16 * 16 * 3)  # lecun_normal.
+
+
+def test_vision_transformer_posemb_initialiser():
+  # With a [cls] row (the default for pool "tok") the posemb is vision_transformer's normal(0.02).
+  model = registry.get("vit(variant='Ti/16', depth=1, pool='tok', image_size=64)")
+  posemb = model.posemb.pos_embedding.numpy()
+  assert posemb.shape == (1, 17, 192) and abs(posemb.std() - 0.02) < 0.002
 
 
 def test_map_head_probe_is_xavier_uniform():
@@ -215,6 +286,17 @@ def test_keras_file_round_trip(tmp_path):
     assert config[key] == value, key
   out = restored.intermediates(x)
   np.testing.assert_allclose(out["logits"], expected, atol=1e-6)
+
+
+def test_keras_file_round_trip_with_cls_row(tmp_path):
+  model = tiny("tok", ", head_zeroinit=False")
+  x = images()
+  expected = model(x)
+  path = str(tmp_path / "vit_tok.keras")
+  model.save(path)
+  restored = keras.saving.load_model(path)
+  assert restored.posemb_cls_row and restored.get_config()["posemb_cls_row"] is True
+  np.testing.assert_allclose(restored(x), expected, atol=1e-6)
 
 
 def test_shared_model_checks():

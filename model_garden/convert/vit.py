@@ -6,9 +6,14 @@ vision_transformer (`gs://vit_models/...`, AugReg) files name a block's modules 
 added after the token was prepended. big_vision files (keys under `params/`) number the modules
 `LayerNorm_0`, `MultiHeadDotProductAttention_0`, `LayerNorm_1`, `MlpBlock_0`, hold `pos_embedding` at the
 top level without a [cls] row, may stack all blocks into one `Transformer/encoderblock` with a leading
-depth axis (`scan=True`), and add `MAPHead_0` for `pool="map"`. Like big_vision's `fix_old_checkpoints`,
-a [cls] row is folded into the class token (`cls + posemb[:, :1]`), which computes the same function;
-a position embedding of another grid is resampled bilinearly to the model's.
+depth axis (`scan=True`), and add `MAPHead_0` for `pool="map"`.
+
+Either layout loads into either model (`vit(..., posemb_cls_row=...)`), computing the same function:
+a [cls] row goes straight into a model that has one (pool "tok" by default); into a model without one
+(`posemb_cls_row=False`, big_vision's layout) it is folded into the class token (`cls + posemb[:, :1]`),
+as big_vision's `fix_old_checkpoints` does; a checkpoint without the row (big_vision "tok") gives a model
+with the row a zero row, which adds nothing to the class token. A position embedding of another grid is
+resampled bilinearly to the model's (a [cls] row is kept as it is).
 """
 
 from __future__ import annotations
@@ -92,15 +97,30 @@ def fold_cls_posemb(params: Dict[str, np.ndarray], posemb_key: str) -> Dict[str,
 
 
 def _posemb_slot(model: VisionTransformer) -> Slot:
+  """The position embedding: resampled to the model's grid; a [cls] row kept, or a zero one added."""
   variable = model.posemb.pos_embedding
-  _, tokens, width = variable.shape
+  _, rows, width = variable.shape
   grid = model.posemb.grid
+  cls_row = model.posemb.cls_row  # Checkpoints with a [cls] row were folded before when this is False.
 
   def fits(shape):
-    return len(shape) == 3 and shape[0] == 1 and shape[2] == width and _is_square(shape[1])
+    if len(shape) != 3 or shape[0] != 1 or shape[2] != width:
+      return False
+    n = shape[1]
+    if n == rows or (cls_row and n == rows - 1):
+      return True
+    return _is_square(n) or (cls_row and _is_square(n - 1))
 
   def transform(array):
-    return resample_posemb(array, grid) if array.shape[1] != tokens else array
+    n = array.shape[1]
+    if n == rows:
+      return array
+    if not cls_row:
+      return resample_posemb(array, grid, cls_row=False)
+    if n == rows - 1 or _is_square(n):  # big_vision "tok": no row; a zero row adds nothing to [cls].
+      grid_rows = array if n == rows - 1 else resample_posemb(array, grid, cls_row=False)
+      return np.concatenate([np.zeros_like(grid_rows[:, :1]), grid_rows], axis=1)
+    return resample_posemb(array, grid, cls_row=True)
 
   return variable_slot(variable, transform, fits)
 
@@ -145,7 +165,8 @@ def vit_plan(model: VisionTransformer, params: Dict[str, np.ndarray]) -> Plan:
   scan = any(k.startswith(SCAN_PREFIX) for k in params)
   posemb_key = next((k for k in POSEMB_KEYS if k in params),
                     "pos_embedding" if layout == BIG_VISION else POSEMB_KEYS[-1])
-  params = fold_cls_posemb(params, posemb_key)
+  if not (model.posemb.kind == "learn" and model.posemb.cls_row):
+    params = fold_cls_posemb(params, posemb_key)
 
   slots = {key: variable_slot(v) for key, v in {
       **_dense("embedding", model.embedding),

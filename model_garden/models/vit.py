@@ -15,8 +15,8 @@ from model_garden.models.image_model import ImageModel
 from model_garden.models.registry import register
 from model_garden.registry import suggestion
 
-__all__ = ["VARIANTS", "VisionTransformer", "decode_variant", "posemb_sincos_2d", "resample_posemb", "vit",
-           "vit_param_count"]
+__all__ = ["VARIANTS", "VisionTransformer", "decode_variant", "posemb_sincos_2d", "resample_posemb",
+           "resolve_posemb_cls_row", "vit", "vit_param_count"]
 
 # The single source of truth for ViT sizes: name -> (width, depth, mlp_dim, num_heads).
 # Table 2 of "Scaling Vision Transformers" (arXiv 2106.04560) as in big_vision's decode_variant; "mu" is
@@ -36,6 +36,8 @@ VARIANTS: Dict[str, tuple] = {
 }
 
 POOLS = ("gap", "tok", "map", "0", "none")
+# vision_transformer's position-embedding initialiser (AddPositionEmbs: normal(stddev=0.02)).
+VT_POSEMB_STDDEV = 0.02
 
 
 def decode_variant(variant: str) -> Dict[str, int]:
@@ -69,6 +71,23 @@ def _check_divisible(size: int, patch: int, what: str) -> None:
                      f"drop the last {size % patch} pixels. Use a multiple of {patch}, e.g. {nearest}.")
 
 
+def resolve_posemb_cls_row(posemb_cls_row: Optional[bool], pool: str, posemb: str = "learn") -> bool:
+  """The `posemb_cls_row` a ViT gets: None means True for pool "tok" with a learned embedding, else False.
+
+  Raises:
+    ValueError: for True without a [cls] token (pool other than "tok") or without a learned embedding.
+  """
+  if posemb_cls_row is None:
+    return pool == "tok" and posemb == "learn"
+  if posemb_cls_row and pool != "tok":
+    raise ValueError(f"posemb_cls_row=True needs pool='tok' (a [cls] token to give the row to), got "
+                     f"pool={pool!r}.")
+  if posemb_cls_row and posemb != "learn":
+    raise ValueError(f"posemb_cls_row=True needs posemb='learn', got {posemb!r} (a fixed embedding has no "
+                     "[cls] row).")
+  return bool(posemb_cls_row)
+
+
 def _rep_width(rep_size, width: int) -> int:
   if rep_size is True:
     return width
@@ -80,18 +99,27 @@ class VisionTransformer(ImageModel):
   """The Vision Transformer of "An Image is Worth 16x16 Words" (Dosovitskiy et al. 2021).
 
   Written after big_vision's refactored ViT (also used by "How to train your ViT?", "Scaling Vision
-  Transformers" and LiT): a patch-embedding convolution, a position embedding added *before* an optional
-  [class] token, pre-LayerNorm encoder blocks (LayerNorm epsilon 1e-6, tanh-GELU), a final
-  `encoder_norm`, pooling, an optional `pre_logits` Dense + tanh and a zero-initialised head. Initialisers
-  follow big_vision (xavier-uniform attention/MLP kernels, normal(1e-6) MLP biases, zero attention
-  biases, lecun-normal patch conv), so training from scratch behaves as there; `model_garden.convert`
-  loads the official `.npz` checkpoints of big_vision and vision_transformer.
+  Transformers" and LiT): a patch-embedding convolution, a position embedding, an optional [class] token,
+  pre-LayerNorm encoder blocks (LayerNorm epsilon 1e-6, tanh-GELU), a final `encoder_norm`, pooling, an
+  optional `pre_logits` Dense + tanh and a zero-initialised head. Initialisers follow big_vision
+  (xavier-uniform attention/MLP kernels, normal(1e-6) MLP biases, zero attention biases, lecun-normal
+  patch conv), so training from scratch behaves as there; `model_garden.convert` loads the official
+  `.npz` checkpoints of big_vision and vision_transformer.
 
-  Named intermediates (`intermediates()`): `stem` (batch, h, w, width), `with_posemb` (batch, h*w, width),
-  `encoder/block00` ... `encoder/block{depth-1:02d}` (the output of each block, numbered from 0 and
-  zero-padded as big_vision's `out["encoder"]["blockNN"]`), `encoded` (after `encoder_norm`, [cls]
-  included), `head_input` (pooled, except for pool "none"), `pre_logits`, `pre_logits_2d` (the patch
-  tokens as a (batch, h, w, .) map), `logits` and `logits_2d` (with a head).
+  The [class] token and the position embedding (`posemb_cls_row`): with pool "tok" the model follows the
+  original vision_transformer by default: the [cls] token is prepended first and a learned embedding of
+  1 + h*w rows (row 0 for [cls]; initialised normal(0.02) as there) is added to the whole sequence, so the
+  parameter counts are the official ones (ViT-B/16 with 1000 classes: 86,567,656). `posemb_cls_row=False`
+  is big_vision's layout: an h*w-row embedding (normal(1/sqrt(width))) is added before the token is
+  prepended, `width` parameters fewer. The two compute the same functions (the row folds into the token:
+  `cls + posemb[:, :1]`); the converter loads either checkpoint layout into either model.
+
+  Named intermediates (`intermediates()`): `stem` (batch, h, w, width); `with_posemb`, the tokens with
+  the position embedding added: (batch, h*w, width), or with a [cls] row (batch, 1 + h*w, width) since
+  [cls] is prepended first; `encoder/block00` ... `encoder/block{depth-1:02d}` (the output of each block,
+  numbered from 0 and zero-padded as big_vision's `out["encoder"]["blockNN"]`), `encoded` (after
+  `encoder_norm`, [cls] included), `head_input` (pooled, except for pool "none"), `pre_logits`,
+  `pre_logits_2d` (the patch tokens as a (batch, h, w, .) map), `logits` and `logits_2d` (with a head).
 
   Args:
     num_classes: head size; 0 for no head (the logits are then the pre-logits).
@@ -100,6 +128,9 @@ class VisionTransformer(ImageModel):
     pool: "gap" (mean of tokens), "tok" (learned [cls] token), "map" (`MAPHead`), "0" (token 0, no
       [cls] added) or "none" (no pooling: per-token logits).
     posemb: "learn" or "sincos2d".
+    posemb_cls_row: give the learned position embedding a [cls] row (vision_transformer's layout, the
+      official parameter counts); None (default) means True for pool "tok" with posemb "learn" and False
+      otherwise; False with pool "tok" is big_vision's layout. True needs pool "tok" and posemb "learn".
     rep_size: width of a `pre_logits` Dense + tanh before the head; None/False for none, True for width.
     dropout: one dropout rate for the embeddings, residual branches and MLPs.
     head_bias_init: constant initial head bias (big_vision uses -10 for sigmoid pre-training on 21k).
@@ -116,8 +147,9 @@ class VisionTransformer(ImageModel):
   def __init__(self, num_classes: int = 0, variant: Optional[str] = "B/16", width: Optional[int] = None,
                depth: Optional[int] = None, mlp_dim: Optional[int] = None, num_heads: Optional[int] = None,
                patch_size: Optional[int] = None, pool: str = "gap", posemb: str = "learn",
-               rep_size: Union[int, bool, None] = None, dropout: float = 0.0, head_bias_init: float = 0.0,
-               head_zeroinit: bool = True, image_size: Optional[int] = 224, **kwargs):
+               posemb_cls_row: Optional[bool] = None, rep_size: Union[int, bool, None] = None,
+               dropout: float = 0.0, head_bias_init: float = 0.0, head_zeroinit: bool = True,
+               image_size: Optional[int] = 224, **kwargs):
     super().__init__(num_classes=num_classes, image_size=image_size, **kwargs)
     sizes = decode_variant(variant) if variant else {}
     overrides = {"width": width, "depth": depth, "mlp_dim": mlp_dim, "num_heads": num_heads,
@@ -141,6 +173,7 @@ class VisionTransformer(ImageModel):
     if image_size is not None:
       _check_divisible(int(image_size), self.patch_size, "image_size")
     self.posemb_kind = posemb
+    self.posemb_cls_row = resolve_posemb_cls_row(posemb_cls_row, self.pool, posemb)
     self.rep_size = rep_size if isinstance(rep_size, bool) else (int(rep_size) if rep_size else None)
     self.dropout = float(dropout)
     self.head_bias_init = float(head_bias_init)
@@ -148,7 +181,9 @@ class VisionTransformer(ImageModel):
 
     self.embedding = keras.layers.Conv2D(self.width, self.patch_size, strides=self.patch_size,
                                          padding="valid", kernel_initializer="lecun_normal", name="embedding")
-    self.posemb = PositionEmbedding(posemb, name="pos_embedding")
+    self.posemb = PositionEmbedding(posemb, cls_row=self.posemb_cls_row,
+                                    stddev=VT_POSEMB_STDDEV if self.posemb_cls_row else None,
+                                    name="pos_embedding")
     self.cls_token = ClassToken(name="cls") if self.pool == "tok" else None
     self.drop = keras.layers.Dropout(self.dropout)
     self.blocks = [EncoderBlock(self.num_heads, self.mlp_dim, self.dropout, name=f"encoderblock_{i}")
@@ -171,9 +206,14 @@ class VisionTransformer(ImageModel):
     out = {}
     x = out["stem"] = self.embedding(images)
     grid_h, grid_w = ops.shape(x)[1], ops.shape(x)[2]
-    x = out["with_posemb"] = self.posemb(x)
-    if self.cls_token is not None:
-      x = self.cls_token(x)
+    if self.posemb_cls_row:
+      # vision_transformer: concat([cls, tokens]) + posemb, computed as posemb's grid rows added to the
+      # tokens and its row 0 to the prepended [cls] (the same sums).
+      x = out["with_posemb"] = self.posemb.add_cls_row(self.cls_token(self.posemb(x)))
+    else:
+      x = out["with_posemb"] = self.posemb(x)
+      if self.cls_token is not None:
+        x = self.cls_token(x)
     x = self.drop(x, training=training)
     for i, block in enumerate(self.blocks):
       x = out[f"encoder/block{i:02d}"] = block(x, training=training)
@@ -204,35 +244,56 @@ class VisionTransformer(ImageModel):
     config.update({
         "variant": self.variant, "width": self.width, "depth": self.depth, "mlp_dim": self.mlp_dim,
         "num_heads": self.num_heads, "patch_size": self.patch_size, "pool": self.pool,
-        "posemb": self.posemb_kind, "rep_size": self.rep_size, "dropout": self.dropout,
-        "head_bias_init": self.head_bias_init, "head_zeroinit": self.head_zeroinit,
+        "posemb": self.posemb_kind, "posemb_cls_row": self.posemb_cls_row, "rep_size": self.rep_size,
+        "dropout": self.dropout, "head_bias_init": self.head_bias_init, "head_zeroinit": self.head_zeroinit,
     })
     return config
 
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    # Models saved before `posemb_cls_row` existed had big_vision's layout (no [cls] row) whatever the pool.
+    config.setdefault("posemb_cls_row", False)
+    return super().from_config(config)
+
 
 def vit_param_count(variant: str = "B/16", *, num_classes: int = 0, image_size: int = 224, pool: str = "gap",
-                    posemb: str = "learn", rep_size: Union[int, bool, None] = None,
-                    cls_posemb_row: bool = False, **overrides) -> int:
+                    posemb: str = "learn", posemb_cls_row: Optional[bool] = None,
+                    rep_size: Union[int, bool, None] = None, width: Optional[int] = None,
+                    depth: Optional[int] = None, mlp_dim: Optional[int] = None,
+                    num_heads: Optional[int] = None, patch_size: Optional[int] = None, dropout: float = 0.0,
+                    head_bias_init: float = 0.0, head_zeroinit: bool = True) -> int:
   """The number of parameters of `vit(...)` with these arguments, computed without building it.
 
+  Takes `vit(...)`'s keywords, so a spec's can be passed as they are:
+  `vit_param_count(**registry.parse_spec(spec)[2])`.
+
   Args:
-    variant, num_classes, image_size, pool, posemb, rep_size, **overrides: as `vit(...)`.
-    cls_posemb_row: count the vision_transformer checkpoint layout, whose position embedding has an
-      extra row for the [cls] token (pool "tok"). big_vision, and this model, fold that row into the
-      class token, so the model holds `width` parameters fewer than the official ViT-B/16 file's
-      86,567,656.
+    variant, num_classes, image_size, pool, posemb, rep_size, width, depth, mlp_dim, num_heads,
+      patch_size: as `vit(...)`.
+    posemb_cls_row: as `vit(...)`: None counts the [cls] position-embedding row for pool "tok" (the
+      official vision_transformer counts, e.g. ViT-B/16 with 1000 classes 86,567,656); False gives
+      big_vision's layout, `width` parameters fewer.
+    dropout, head_bias_init, head_zeroinit: accepted and ignored (they change no count).
   """
+  del dropout, head_bias_init, head_zeroinit
   sizes = decode_variant(variant)
+  overrides = {"width": width, "depth": depth, "mlp_dim": mlp_dim, "num_heads": num_heads,
+               "patch_size": patch_size}
   sizes.update({k: int(v) for k, v in overrides.items() if v is not None})
+  if "patch_size" not in sizes:
+    raise ValueError(f"ViT variant {variant!r} has no patch size: write e.g. '{variant}/16' or pass "
+                     "patch_size.")
   width, depth, mlp, patch = sizes["width"], sizes["depth"], sizes["mlp_dim"], sizes["patch_size"]
   _check_divisible(image_size, patch, "image_size")
+  cls_row = resolve_posemb_cls_row(posemb_cls_row, pool, posemb)
   tokens = (image_size // patch) ** 2
   layer_norm = 2 * width
   attention = 4 * (width * width + width)  # query, key, value, out: kernels and biases.
   mlp_block = (width * mlp + mlp) + (mlp * width + width)
   count = patch * patch * 3 * width + width  # Patch embedding.
   if posemb == "learn":
-    count += (tokens + (1 if cls_posemb_row and pool == "tok" else 0)) * width
+    count += (tokens + int(cls_row)) * width
   count += width if pool == "tok" else 0
   count += depth * (2 * layer_norm + attention + mlp_block) + layer_norm  # Blocks and encoder_norm.
   if pool == "map":
@@ -249,16 +310,20 @@ def vit_param_count(variant: str = "B/16", *, num_classes: int = 0, image_size: 
 
 @register("vit")
 def vit(*, variant: str = "B/16", num_classes: int = 0, pool: str = "gap", posemb: str = "learn",
-        rep_size: Union[int, bool, None] = None, dropout: float = 0.0, head_bias_init: float = 0.0,
-        head_zeroinit: bool = True, image_size: int = 224, width: Optional[int] = None,
+        posemb_cls_row: Optional[bool] = None, rep_size: Union[int, bool, None] = None, dropout: float = 0.0,
+        head_bias_init: float = 0.0, head_zeroinit: bool = True, image_size: int = 224,
+        width: Optional[int] = None,
         depth: Optional[int] = None, mlp_dim: Optional[int] = None, num_heads: Optional[int] = None,
         patch_size: Optional[int] = None) -> VisionTransformer:
   """Spec factory: `vit(variant='B/16', num_classes=1000, pool='tok', image_size=224)`.
+
+  With pool 'tok' the position embedding has a [cls] row (the official counts; `posemb_cls_row=False`
+  for big_vision's layout); see `VisionTransformer`.
 
   `width`, `depth`, `mlp_dim`, `num_heads` and `patch_size` override the variant's sizes, e.g.
   `vit(variant='Ti/16', depth=2, image_size=32)` for a quick test model.
   """
   return VisionTransformer(num_classes=num_classes, variant=variant, width=width, depth=depth,
                            mlp_dim=mlp_dim, num_heads=num_heads, patch_size=patch_size, pool=pool,
-                           posemb=posemb, rep_size=rep_size, dropout=dropout, head_bias_init=head_bias_init,
-                           head_zeroinit=head_zeroinit, image_size=image_size)
+                           posemb=posemb, posemb_cls_row=posemb_cls_row, rep_size=rep_size, dropout=dropout,
+                           head_bias_init=head_bias_init, head_zeroinit=head_zeroinit, image_size=image_size)
