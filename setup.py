@@ -18,6 +18,7 @@ INSTALL_REQUIRES = [
     "ml-collections>=1.0",
     "numpy>=1.26",
     "pillow>=10",
+    "sentencepiece>=0.2",  # trains LiT text vocabularies offline
     "tensorboard>=2.19",  # TF 2.21 no longer pulls it; the trainer writes summaries.
     "importlib_resources",  # tfds 4.9.10 imports it on Python 3.11 without declaring it.
 ]
@@ -43,6 +44,8 @@ setuptools.setup(
     include_package_data=True,
     package_data={
         "model_garden.data.robustness": ["data/*.json"],
+        "model_garden.data": ["text_assets/*"],
+        "model_garden.presets": ["catalogue.json"],
     },
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,

@@ -22,6 +22,7 @@ import keras
 
 from model_garden import models
 from model_garden.convert import bit as _bit  # noqa: F401  (registers the BiT converter)
+from model_garden.convert import lit as _lit  # noqa: F401  (registers the LiT two-tower converter)
 from model_garden.convert import mixer as _mixer  # noqa: F401  (registers the Mixer converter)
 from model_garden.convert import vit as _vit  # noqa: F401  (registers the ViT converter)
 from model_garden.convert.core import (Plan, Slot, load_params_into, register_converter, stacked_slot,

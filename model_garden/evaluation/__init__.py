@@ -14,3 +14,6 @@ from model_garden.evaluation.linear_probe_callback import LinearProbeCallback
 from model_garden.evaluation.real import evaluate_real, real_accuracy
 from model_garden.evaluation.real_metric import RealAccuracy
 from model_garden.evaluation.video_pmk import pm_k_accuracy
+from model_garden.evaluation.retrieval import RetrievalEvaluator
+from model_garden.evaluation.zero_shot import ZeroShotEvaluator
+from model_garden.evaluation.zero_shot_callback import ZeroShotCallback

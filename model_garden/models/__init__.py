@@ -10,3 +10,6 @@ from model_garden.models.weights import WeightsMismatchError, load_weights
 from model_garden.models.mixer import MlpMixer, mixer_param_count
 from model_garden.models.vit import VisionTransformer, decode_variant, vit_param_count
 from model_garden.models.bit import BiTResNet, bit_param_count
+from model_garden.models.bert_encoder import BertEncoder
+from model_garden.models.text_transformer import TextTransformer
+from model_garden.models.two_towers import TwoTowers

@@ -7,6 +7,7 @@ import warnings
 from typing import List, Sequence
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from model_garden.optimizers.param_groups import DEFAULT_WD_MULTS, ParamGroups, variable_path
@@ -101,6 +102,8 @@ class ParamGroupOptimizer(keras.optimizers.Optimizer):
       # Frozen variables may still be passed in (e.g. model.trainable_variables): skip them.
       pairs = [(g, v) for g, v in zip(grads, trainable_variables) if not self.groups.is_frozen(v)]
       grads, trainable_variables = [g for g, _ in pairs], [v for _, v in pairs]
+    # Embedding lookups give IndexedSlices; the update rules do dense math (decay, factored moments).
+    grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
     return super().apply(grads, trainable_variables)
 
   def build_state(self, variables) -> None:

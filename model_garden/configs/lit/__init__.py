@@ -1,0 +1,1 @@
+"""LiT configs: contrastive image-text tuning with locked, unlocked or from-scratch towers (`mg_shapes_lit`)."""

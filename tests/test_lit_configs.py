@@ -1,0 +1,64 @@
+"""LiT config presets (Lu, LU, Uu, UU, uu, ul) and a runlocal training run through the trainer."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from model_garden.configs.lit import mg_shapes_lit
+
+
+@pytest.mark.parametrize("setting,frozen,img_init,txt_init", [
+    ("Lu", ["img/.*"], True, False), ("LU", ["img/.*"], True, True), ("Uu", None, True, False),
+    ("UU", None, True, True), ("uu", None, False, False), ("ul", ["txt/.*"], False, False)])
+def test_paper_settings(setting, frozen, img_init, txt_init):
+  arg = f"setting={setting}" + (",img_init=/x/img.keras" if img_init else "") + (
+      ",txt_init=/x/txt.keras" if txt_init else "")
+  config = mg_shapes_lit.get_config(arg)
+  assert config.optimizer.frozen == frozen
+  assert ("image_init='/x/img.keras'" in config.model) == img_init
+  assert ("image=None" in config.model) == img_init  # A pretrained tower's architecture comes from its file.
+  assert ("text_init='/x/txt.keras'" in config.model) == txt_init
+  assert setting in mg_shapes_lit.PAPER_SETTINGS
+
+
+def test_setting_errors():
+  with pytest.raises(ValueError, match="img_init=PATH.keras"):
+    mg_shapes_lit.get_config("setting=Lu")
+  with pytest.raises(ValueError, match="from scratch but txt_init"):
+    mg_shapes_lit.get_config("setting=uu,txt_init=/x/t.keras")
+  with pytest.raises(ValueError, match="two letters"):
+    mg_shapes_lit.get_config("setting=LX")
+
+
+def test_runlocal_lu_trains_text_tower_and_keeps_the_locked_image_tower(tiny_shapes, tmp_path):
+  from model_garden import models, training  # pylint: disable=g-import-not-at-top
+  from model_garden.evaluation import retrieval, zero_shot  # noqa: F401  (registers the evaluators)
+  from model_garden.models import two_towers  # noqa: F401
+  from model_garden.objectives import contrastive  # noqa: F401
+  from model_garden.text import ops_text  # noqa: F401
+  _, data_dir = tiny_shapes
+  vit = models.get("vit(variant='mu/8', image_size=32, num_classes=8)")
+  rng = np.random.default_rng(0)
+  for v in vit.weights:
+    v.assign(rng.normal(0, 0.1, v.shape).astype("float32"))
+  init = str(tmp_path / "img.keras")
+  vit.save(init)
+  config = mg_shapes_lit.get_config(f"setting=Lu,img_init={init},embed_dim=32,runlocal")
+  config.input.data["name"] = "mg_shapes/tiny32"
+  config.input.data_dir = data_dir
+  for ev in config.evals.values():
+    ev.data["name"] = "mg_shapes/tiny32"
+  workdir = str(tmp_path / "work")
+  results = training.train(config, workdir, verbose=0)
+  assert results["step"] == 10 and np.isfinite(results["train/loss"])
+  for key in ("zeroshot_shapes/accuracy", "zeroshot_colours/accuracy", "retrieval/i2t_recall@1",
+              "retrieval/t2i_recall@5"):
+    assert 0.0 <= results[key] <= 1.0, key
+  trained = keras.saving.load_model(os.path.join(workdir, "model.keras"))
+  images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
+  np.testing.assert_allclose(trained.img(images), vit.intermediates(images)["pre_logits"], atol=1e-5)
+  with open(os.path.join(workdir, "results.json")) as f:
+    assert json.load(f)["step"] == 10
