@@ -20,10 +20,14 @@ from typing import Sequence
 
 from absl import app, flags
 
-flags.DEFINE_string("source", None, "The .npz checkpoint (file.npz:subtree selects a sub-tree).")
-flags.DEFINE_string("model", None, "Model spec, e.g. \"vit(variant='B/16', num_classes=1000, pool='tok')\".")
-flags.DEFINE_string("output", None, "Where to write the .keras file.")
-flags.DEFINE_multi_string("dont_load", [], "Regular expressions of checkpoint keys to leave as initialised.")
+
+
+def define_flags():
+  """Defines the command-line flags (only when run as a script, so tests can import `run`)."""
+  flags.DEFINE_string("source", None, "The .npz checkpoint (file.npz:subtree selects a sub-tree).")
+  flags.DEFINE_string("model", None, "Model spec, e.g. \"vit(variant='B/16', num_classes=1000, pool='tok')\".")
+  flags.DEFINE_string("output", None, "Where to write the .keras file.")
+  flags.DEFINE_multi_string("dont_load", [], "Regular expressions of checkpoint keys to leave as initialised.")
 
 
 def run(source: str, model_spec: str, output: str, dont_load: Sequence[str] = ()) -> str:
@@ -55,4 +59,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

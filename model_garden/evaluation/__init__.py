@@ -17,3 +17,5 @@ from model_garden.evaluation.video_pmk import pm_k_accuracy
 from model_garden.evaluation.retrieval import RetrievalEvaluator
 from model_garden.evaluation.zero_shot import ZeroShotEvaluator
 from model_garden.evaluation.zero_shot_callback import ZeroShotCallback
+from model_garden.evaluation.gan_evaluator import GanEvaluator
+from model_garden.evaluation.gan_samples import GanSamplesCallback

@@ -73,6 +73,7 @@ class InceptionV3Features(FeatureExtractor):
   Args:
     logits: also compute the logits (the full model with its top); False loads the no-top weights.
     batch_size: images per forward pass.
+    weights: "imagenet", a path to a weights file, or None (random weights: plumbing tests only).
 
   Example:
     >>> features = InceptionV3Features()(images)   # {"pool": (n, 2048), "logits": (n, 1000)}
@@ -81,10 +82,10 @@ class InceptionV3Features(FeatureExtractor):
   name = "inception_v3_keras"
   comparable_to_papers = False
 
-  def __init__(self, logits: bool = True, batch_size: int = 64):
+  def __init__(self, logits: bool = True, batch_size: int = 64, weights: Optional[str] = "imagenet"):
     self.batch_size = int(batch_size)
     try:
-      base = keras.applications.InceptionV3(weights="imagenet", include_top=bool(logits),
+      base = keras.applications.InceptionV3(weights=weights, include_top=bool(logits),
                                             pooling=None if logits else "avg")
     except Exception as e:  # pylint: disable=broad-except  (download errors come in many types)
       weights = ("inception_v3_weights_tf_dim_ordering_tf_kernels.h5" if logits

@@ -13,3 +13,4 @@ from model_garden.models.bit import BiTResNet, bit_param_count
 from model_garden.models.bert_encoder import BertEncoder
 from model_garden.models.text_transformer import TextTransformer
 from model_garden.models.two_towers import TwoTowers
+from model_garden.models import gan  # noqa: F401  (registers <arch>_generator/_discriminator)

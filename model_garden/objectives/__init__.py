@@ -5,6 +5,7 @@ Objectives may import models/, layers/ and optimizers/; never data/ or the train
 
 from model_garden.objectives.classification import Classification
 from model_garden.objectives.contrastive import Contrastive
+from model_garden.objectives.gan import GAN
 from model_garden.objectives.objective import OBJECTIVES, Objective, register
 
 

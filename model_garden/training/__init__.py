@@ -7,3 +7,4 @@ from model_garden.training.checkpointing import (CheckpointMismatchError, NanGua
                                                  TrainCheckpointer)
 from model_garden.training.strategy import get_strategy
 from model_garden.training.trainer import train
+from model_garden.training.gan_trainer import train_gan

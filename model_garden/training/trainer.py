@@ -72,6 +72,10 @@ def train(config: ml_collections.ConfigDict, workdir: str, strategy_name: str = 
   and at the end `model.keras` (the trained network), `export.json` (what `python -m
   model_garden.export` needs) and `results.json` (evaluator numbers).
   """
+  if config.get("models"):  # GANs: two networks and two optimizers (config.models, config.optimizers).
+    from model_garden.training.gan_trainer import train_gan  # pylint: disable=g-import-not-at-top
+    return train_gan(config, workdir, strategy_name=strategy_name, verbose=verbose,
+                     extra_callbacks=extra_callbacks)
   _check_schedule(config)
   _set_precision(config.get("precision", "float32"))
   keras.utils.set_random_seed(config.seed)

@@ -1,0 +1,348 @@
+"""The GAN objective: n_disc discriminator steps and one generator step per batch, two optimizers."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from model_garden.models.gan.standing_statistics import update_standing_statistics
+from model_garden.objectives.gan_losses import LOSSES, get_loss
+from model_garden.objectives.gan_penalties import PENALTIES, get_penalty
+from model_garden.objectives.objective import Objective, _unpack, register
+from model_garden.optimizers.make import filter_trainable
+
+# Stream ids folded into the step seed, so every random draw of a step has its own stateless seed.
+_Z, _LABELS, _PENALTY = 1, 2, 3
+
+
+@keras.saving.register_keras_serializable("model_garden")
+class GAN(Objective):
+  """A generative adversarial network trained as compare_gan's `ModularGAN`.
+
+  "A Large-Scale Study on Regularization and Normalization in GANs" (Kurach, Lucic, Zhai, Michalski, Gelly
+  2019) and "Are GANs Created Equal?" (Lucic et al. 2018). One `fit` step takes a batch of
+  `n_disc * b` real images (and labels) and runs:
+
+  1. `n_disc` discriminator steps, step i on the i-th slice of b real images and b fresh samples of the
+     generator (generated outside the discriminator's tape, `training=True` as compare_gan, so the
+     generator's batch-norm averages follow): ONE discriminator call on concat(real, fake), so batch norm in
+     D sees both; D loss = loss_fn(...)[0] + penalty_weight * penalty; update with `d_optimizer`.
+  2. one generator step on b fresh samples: again one D call on concat(real of the last slice, fake); G
+     loss = loss_fn(...)[1]; update with `g_optimizer`; then the EMA of the generator's weights.
+
+  compare_gan on TPU splits a batch into n_disc + 1 slices (the G step gets its own reals, which only
+  matter through D's batch norm); here the G step reuses the last slice. compare_gan's "training steps"
+  count D steps; `g_optimizer.iterations` (the Keras step) counts G steps, `d_optimizer.iterations` D steps.
+
+  Randomness (z, sampled labels, penalty draws) is stateless, seeded by (seed, G step, D sub-step, stream,
+  replica): a run resumed from a checkpoint draws what the uninterrupted run would have drawn.
+
+  Distribution and precision as the base `Objective`: each loss is divided by `num_replicas_in_sync`
+  before differentiating (Keras sums gradients over replicas), each optimizer scales its own loss
+  (`compile` wraps both in `LossScaleOptimizer` under mixed_float16). Logged: `d_loss` (with the
+  weighted penalty), `g_loss`, `penalty` (unweighted), `d_real` and `d_fake` (mean logits), epoch means.
+
+  The EMA generator (`ema_decay > 0`, compare_gan's `g_use_ema`: decay 0 before `ema_start_step`) is a copy
+  of the generator whose trainable weights are the moving averages and whose non-trainable ones (batch-norm
+  averages, spectral-norm vectors) are copied from the generator; call `update_standing_statistics` on it
+  (`sampling_generator(standing_stats_samples=...)`) before sampling, as BigGAN does.
+
+  Args:
+    generator: a `GanGenerator` (also accepted as `network`, the base class's name).
+    discriminator: a `GanDiscriminator`.
+    loss: "non_saturating", "wasserstein", "least_squares" or "hinge" (`gan_losses.LOSSES`).
+    penalty: "none", "wgan_gp", "dragan" or "l2" (`gan_penalties.PENALTIES`).
+    penalty_weight: compare_gan's lambda.
+    n_disc: discriminator steps per generator step (compare_gan's `disc_iters`).
+    ema_decay: decay of the generator EMA; 0 disables it (BigGAN: 0.9999).
+    ema_start_step: G steps before the EMA starts averaging (compare_gan: 40,000).
+    fit_label_distribution: fakes get the real batch's labels instead of uniform ones.
+    seed: seed of all random draws.
+    image_key, label_key: batch keys.
+
+  Example:
+    >>> g = model_garden.models.get("sndcgan_generator(image_size=32)")
+    >>> d = model_garden.models.get("sndcgan_discriminator(image_size=32, spectral_norm=True)")
+    >>> gan = model_garden.objectives.get("gan(loss='non_saturating')", generator=g, discriminator=d)
+    >>> with strategy.scope():
+    ...   gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, 0.5), g_optimizer=keras.optimizers.Adam(2e-4, 0.5))
+    ...   gan.build_for_training()
+    >>> gan.fit(dataset, epochs=10, steps_per_epoch=1000)
+  """
+
+  loss_names = ("d_loss", "g_loss", "penalty", "d_real", "d_fake")
+
+  def __init__(self, network=None, discriminator=None, generator=None, loss: str = "non_saturating",
+               penalty: str = "none", penalty_weight: float = 1.0, n_disc: int = 1, ema_decay: float = 0.0,
+               ema_start_step: int = 0, fit_label_distribution: bool = False, seed: int = 0,
+               image_key: str = "image", label_key: str = "label", **kwargs):
+    if generator is not None and network is not None and generator is not network:
+      raise ValueError("Pass the generator once: GAN(generator=..., discriminator=...).")
+    generator = generator if generator is not None else network
+    if generator is None or discriminator is None:
+      raise ValueError("GAN needs two networks: GAN(generator=..., discriminator=...).")
+    get_loss(loss)
+    get_penalty(penalty)
+    if int(n_disc) < 1:
+      raise ValueError(f"n_disc must be at least 1, got {n_disc}.")
+    if not 0.0 <= float(ema_decay) < 1.0:
+      raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}.")
+    d_classes = getattr(discriminator, "label_classes", 0)
+    g_classes = getattr(generator, "label_classes", 0)
+    if d_classes and d_classes != g_classes:
+      raise ValueError(f"The discriminator projects {d_classes} classes but the generator has "
+                       f"label_classes={g_classes}; build both with the same label_classes.")
+    super().__init__(generator, **kwargs)
+    self.discriminator = discriminator
+    self.loss_type, self.penalty_type = loss, penalty
+    self.penalty_weight, self.n_disc = float(penalty_weight), int(n_disc)
+    self.ema_decay, self.ema_start_step = float(ema_decay), int(ema_start_step)
+    self.fit_label_distribution, self.seed = bool(fit_label_distribution), int(seed)
+    self.image_key, self.label_key = image_key, label_key
+    self.loss_fn, self.penalty_fn = LOSSES[loss], PENALTIES[penalty]
+    self.generator_ema = None
+    if self.ema_decay:
+      config = generator.get_config()
+      config["name"] = f"{generator.name}_ema"
+      self.generator_ema = type(generator).from_config(config)
+    self.d_optimizer = None
+
+  # -- Properties -----------------------------------------------------------------------------------------
+  @property
+  def generator(self):
+    return self.network
+
+  @property
+  def g_optimizer(self):
+    return self.optimizer
+
+  @property
+  def conditional(self) -> bool:
+    return self.generator.label_classes > 0
+
+  # -- Keras API -----------------------------------------------------------------------------------------------
+  def compile(self, d_optimizer=None, g_optimizer=None, optimizer=None, auto_scale_loss: bool = True, **kwargs):
+    """`compile(d_optimizer=..., g_optimizer=...)`: one optimizer per network (build them in strategy scope).
+
+    Under a mixed_float16 policy each is wrapped in `keras.optimizers.LossScaleOptimizer` (unless it is one).
+    """
+    if optimizer is not None or d_optimizer is None or g_optimizer is None:
+      raise ValueError("A GAN has two optimizers: compile(d_optimizer=..., g_optimizer=...), not "
+                       "compile(optimizer=...). The trainer builds them from config.optimizers.d and .g.")
+    if d_optimizer is g_optimizer:
+      raise ValueError("d_optimizer and g_optimizer must be different optimizer instances (an optimizer "
+                       "only updates the variables it was built for).")
+    d_optimizer, g_optimizer = keras.optimizers.get(d_optimizer), keras.optimizers.get(g_optimizer)
+    if auto_scale_loss and keras.mixed_precision.global_policy().name == "mixed_float16":
+      wrap = lambda o: o if isinstance(o, keras.optimizers.LossScaleOptimizer) else (  # noqa: E731
+          keras.optimizers.LossScaleOptimizer(o))
+      d_optimizer, g_optimizer = wrap(d_optimizer), wrap(g_optimizer)
+    super().compile(optimizer=g_optimizer, auto_scale_loss=False, **kwargs)
+    self.d_optimizer = d_optimizer
+
+  def call(self, inputs, training=False):
+    """Generated images: `gan(z)` or `gan({"z": z, "labels": labels})`."""
+    labels = None
+    if isinstance(inputs, dict):
+      labels, inputs = inputs.get("labels"), inputs["z"]
+    return self.generator(inputs, labels=labels, training=training)
+
+  def build_for_training(self, image_shape=None):
+    """Builds both networks, the EMA generator and both optimizers' state inside the strategy scope.
+
+    Keras 3.15 fails stateful optimizers in a custom step under tf.distribute unless their variables
+    exist before fit (keras-team/keras#23085). `image_shape` is ignored (the generator knows its size).
+    """
+    del image_shape
+    g, d = self.generator, self.discriminator
+    with self.distribute_strategy.scope():
+      g.build()
+      d.build((None, g.image_size, g.image_size, g.channels))
+      if self.generator_ema is not None and not self.generator_ema.built:
+        self.generator_ema.build()
+        for target, source in zip(self.generator_ema.weights, g.weights):
+          target.assign(source)
+      self.built = True
+      for optimizer, network in ((self.d_optimizer, d), (self.optimizer, g)):
+        if optimizer is not None and not optimizer.built:
+          optimizer.build(filter_trainable(optimizer, network.trainable_variables))
+
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    if self.built and all(o is not None and o.built for o in (self.optimizer, self.d_optimizer)):
+      return
+    raise RuntimeError("Call gan.build_for_training() inside the strategy scope after compile() and before "
+                       "fit(): a GAN builds its networks and both optimizers there (keras-team/keras#23085).")
+
+  # -- Steps ---------------------------------------------------------------------------------------------------
+  def _step_seed(self, sub_step, stream):
+    context = tf.distribute.get_replica_context()
+    replica = context.replica_id_in_sync_group if context is not None else 0
+    seed = tf.constant([self.seed, 0], tf.int32)
+    for data in (tf.cast(self.optimizer.iterations, tf.int32), sub_step, stream, replica):
+      seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(data, tf.int32))
+    return seed
+
+  def _labels(self, batch):
+    if not self.conditional:
+      return None
+    if self.label_key not in batch:
+      raise ValueError(f"The generator is conditional (label_classes={self.generator.label_classes}) but the "
+                       f"batch has no {self.label_key!r}; keep it in the preprocessing (keep('image', "
+                       f"'{self.label_key}')) or set the GAN's label_key.")
+    return self.generator.one_hot(batch[self.label_key])
+
+  def _fake_labels(self, real_labels, batch_size, sub_step):
+    if not self.conditional:
+      return None
+    if self.fit_label_distribution:
+      return real_labels
+    return self.generator.one_hot(self.generator.sample_labels(batch_size, self._step_seed(sub_step, _LABELS)))
+
+  def _discriminate(self, real, fake, real_labels, fake_labels, training):
+    """One discriminator call on concat(real, fake); returns the (real, fake) logits in float32."""
+    images = tf.concat([tf.cast(real, tf.float32), tf.cast(fake, tf.float32)], axis=0)
+    labels = None
+    if self.discriminator.label_classes:
+      labels = tf.concat([real_labels, fake_labels], axis=0)
+    logits = tf.cast(self.discriminator(images, labels=labels, training=training), tf.float32)
+    return tf.split(logits, 2, axis=0)
+
+  def _split(self, tensor):
+    size = tensor.shape[0]
+    if size is not None and size % self.n_disc:
+      raise ValueError(f"The per-replica batch ({size}) must be a multiple of n_disc={self.n_disc}: each "
+                       "discriminator step takes one slice. Set config.input.batch_size to n_disc x replicas "
+                       "x the batch of one step.")
+    return tf.split(tensor, self.n_disc, axis=0)
+
+  def train_step(self, data):
+    batch = _unpack(data)
+    images = batch[self.image_key]
+    labels = self._labels(batch)
+    replicas = tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
+    g, d = self.generator, self.discriminator
+    d_vars = filter_trainable(self.d_optimizer, d.trainable_variables)
+    g_vars = filter_trainable(self.optimizer, g.trainable_variables)
+    real_slices = self._split(images)
+    label_slices = self._split(labels) if labels is not None else [None] * self.n_disc
+    for i, (real, real_labels) in enumerate(zip(real_slices, label_slices)):
+      batch_size = tf.shape(real)[0]
+      fake_labels = self._fake_labels(real_labels, batch_size, i)
+      fake = g(g.sample_latents(batch_size, self._step_seed(i, _Z)), labels=fake_labels, training=True)
+      fake = tf.stop_gradient(fake)
+      with tf.GradientTape() as tape:
+        d_real, d_fake = self._discriminate(real, fake, real_labels, fake_labels, training=True)
+        d_loss, _ = self.loss_fn(d_real, d_fake)
+        penalty_labels = real_labels if d.label_classes else None
+        penalty = tf.cast(self.penalty_fn(d, real, fake, labels=penalty_labels,
+                                          seed=self._step_seed(i, _PENALTY)), tf.float32)
+        d_total = d_loss + self.penalty_weight * penalty
+        scaled = self.d_optimizer.scale_loss(d_total / replicas)
+      self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
+      for name, value in (("d_loss", d_total), ("penalty", penalty), ("d_real", tf.reduce_mean(d_real)),
+                          ("d_fake", tf.reduce_mean(d_fake))):
+        self._trackers[name].update_state(value)
+
+    batch_size = tf.shape(real_slices[-1])[0]
+    fake_labels = self._fake_labels(label_slices[-1], batch_size, self.n_disc)
+    z = g.sample_latents(batch_size, self._step_seed(self.n_disc, _Z))
+    with tf.GradientTape() as tape:
+      fake = g(z, labels=fake_labels, training=True)
+      d_real, d_fake = self._discriminate(real_slices[-1], fake, label_slices[-1], fake_labels, training=True)
+      _, g_loss = self.loss_fn(d_real, d_fake)
+      scaled = self.optimizer.scale_loss(g_loss / replicas)
+    self.optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+    self._trackers["g_loss"].update_state(g_loss)
+    if self.generator_ema is not None:
+      self._update_ema()
+    return self._update_trackers({}, {})
+
+  def _update_ema(self):
+    step = tf.cast(self.optimizer.iterations, tf.int64)
+    decay = tf.where(step >= self.ema_start_step, self.ema_decay, 0.0)
+    ema, g = self.generator_ema, self.generator
+    for target, source in zip(ema.trainable_weights, g.trainable_weights):
+      target.assign(decay * target + (1.0 - decay) * tf.cast(source, target.dtype))
+    for target, source in zip(ema.non_trainable_weights, g.non_trainable_weights):
+      target.assign(source)
+
+  def compute_losses(self, batch, training: bool):
+    """Losses on one batch without updates (`evaluate`): one D call on concat(real, G(z))."""
+    images = batch[self.image_key]
+    labels = self._labels(batch)
+    batch_size = tf.shape(images)[0]
+    seed = tf.constant([self.seed, -1], tf.int32)
+    fake_labels = None
+    if self.conditional:
+      fake_labels = (labels if self.fit_label_distribution
+                     else self.generator.one_hot(self.generator.sample_labels(batch_size, seed + 1)))
+    fake = self.generator(self.generator.sample_latents(batch_size, seed), labels=fake_labels, training=training)
+    d_real, d_fake = self._discriminate(images, fake, labels, fake_labels, training=training)
+    d_loss, g_loss = self.loss_fn(d_real, d_fake)
+    losses = {"d_loss": d_loss, "g_loss": g_loss, "penalty": tf.constant(0.0),
+              "d_real": tf.reduce_mean(d_real), "d_fake": tf.reduce_mean(d_fake)}
+    return losses, {}
+
+  # -- Sampling ------------------------------------------------------------------------------------------------
+  def sampling_generator(self, standing_stats_samples: int = 0, batch_size: int = 256):
+    """The generator to sample from: the EMA one if enabled; with standing statistics recomputed first."""
+    generator = self.generator_ema if self.generator_ema is not None else self.generator
+    if standing_stats_samples:
+      update_standing_statistics(generator, num_samples=standing_stats_samples, batch_size=batch_size,
+                                 seed=self.seed)
+    return generator
+
+  # -- Config ----------------------------------------------------------------------------------------------------
+  @classmethod
+  def from_config_dict(cls, config, generator=None, discriminator=None):
+    """Builds the objective of a GAN training config (`config.models`, `config.objective`,
+    `config.optimizers`) and compiles it; call inside the strategy scope, then `build_for_training()`.
+
+    config.models: {"generator": spec, "discriminator": spec}; config.objective: "gan(...)";
+    config.optimizers: {"d": optimizer config, "g": optimizer config} (each as `optimizers.make` takes).
+    """
+    from model_garden import models, objectives, optimizers  # pylint: disable=g-import-not-at-top
+    for key in ("models", "optimizers"):
+      if not config.get(key):
+        raise ValueError(f"A GAN config needs config.{key} (see model_garden/configs/gan/).")
+    for key in ("generator", "discriminator"):
+      if key not in config.models:
+        raise ValueError(f"config.models needs {key!r}; has {sorted(config.models)}.")
+    for key in ("d", "g"):
+      if key not in config.optimizers:
+        raise ValueError(f"config.optimizers needs {key!r} (the discriminator's and the generator's); has "
+                         f"{sorted(config.optimizers)}.")
+    generator = generator or models.get(config.models["generator"])
+    discriminator = discriminator or models.get(config.models["discriminator"])
+    objective = objectives.get(config.objective, generator=generator, discriminator=discriminator)
+    total = config.get("total_steps")
+    d_steps = total and total * objective.n_disc  # the D optimizer steps n_disc times per G step
+    objective.compile(d_optimizer=optimizers.make(config.optimizers["d"], total_steps=d_steps),
+                      g_optimizer=optimizers.make(config.optimizers["g"], total_steps=total))
+    return objective
+
+  def get_config(self):
+    config = super().get_config()
+    config.update({"discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                   "loss": self.loss_type, "penalty": self.penalty_type, "penalty_weight": self.penalty_weight,
+                   "n_disc": self.n_disc, "ema_decay": self.ema_decay, "ema_start_step": self.ema_start_step,
+                   "fit_label_distribution": self.fit_label_distribution, "seed": self.seed,
+                   "image_key": self.image_key, "label_key": self.label_key})
+    return config
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+    return super().from_config(config)
+
+
+@register("gan")
+def gan(*, generator=None, discriminator=None, network=None, loss: str = "non_saturating", penalty: str = "none",
+        penalty_weight: float = 1.0, n_disc: int = 1, ema_decay: float = 0.0, ema_start_step: int = 0,
+        fit_label_distribution: bool = False, seed: int = 0, image_key: str = "image",
+        label_key: str = "label") -> GAN:
+  """Spec factory: `gan(loss='hinge', penalty='wgan_gp', penalty_weight=10.0, n_disc=5)`; networks from code."""
+  return GAN(network=network, generator=generator, discriminator=discriminator, loss=loss, penalty=penalty,
+             penalty_weight=penalty_weight, n_disc=n_disc, ema_decay=ema_decay, ema_start_step=ema_start_step,
+             fit_label_distribution=fit_label_distribution, seed=seed, image_key=image_key, label_key=label_key)
