@@ -14,3 +14,4 @@ from model_garden.models.bert_encoder import BertEncoder
 from model_garden.models.text_transformer import TextTransformer
 from model_garden.models.two_towers import TwoTowers
 from model_garden.models import gan  # noqa: F401  (registers <arch>_generator/_discriminator)
+from model_garden.models import ssl  # noqa: F401  (ResNet v1/v2, RevNet, VGG of the SSL papers)

@@ -16,3 +16,4 @@ def get(spec: str, **overrides):
 
 def names():
   return OBJECTIVES.names()
+from model_garden.objectives import ssl  # noqa: F401  (pretext tasks, S4L, VAT, EntMin, pseudo-labels)
