@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -57,9 +58,19 @@ class MlpBlock(keras.layers.Layer):
     self.built = True
 
   def call(self, x, training=False):
-    x = ops.gelu(self.dense_0(x), approximate=True)
+    # 2-D MatMul + BiasAdd on (tokens, width) rather than Dense's 3-D matmul: oneDNN fuses the pair on
+    # CPU (see tools/benchmark.py); the weights stay Dense_0/Dense_1's, so checkpoints are unchanged.
+    x = self._dense(self.dense_0, x)
+    x = ops.gelu(x, approximate=True)
     x = self.drop(x, training=training)
-    return self.dense_1(x)
+    return self._dense(self.dense_1, x)
+
+  @staticmethod
+  def _dense(layer, x):
+    kernel = ops.cast(layer.kernel, x.dtype)
+    y = tf.matmul(tf.reshape(x, (-1, kernel.shape[0])), kernel)
+    y = tf.nn.bias_add(y, ops.cast(layer.bias, y.dtype))
+    return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [kernel.shape[1]]], axis=0))
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape[:-1]) + (self.out_dim or input_shape[-1],)

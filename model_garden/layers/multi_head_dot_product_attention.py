@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -72,15 +73,28 @@ class MultiHeadDotProductAttention(keras.layers.Layer):
   def call(self, query, key_value=None, training=False):
     del training  # No attention dropout (as big_vision).
     kv = query if key_value is None else key_value
-    q = ops.einsum("bqd,dhc->bqhc", query, self.query_kernel) + self.query_bias
-    k = ops.einsum("bkd,dhc->bkhc", kv, self.key_kernel) + self.key_bias
-    v = ops.einsum("bkd,dhc->bkhc", kv, self.value_kernel) + self.value_bias
-    head_dim = self.query_kernel.shape[-1]
-    q = q * ops.cast(1.0 / math.sqrt(head_dim), q.dtype)
-    logits = ops.einsum("bqhc,bkhc->bhqk", q, k)
+    heads, head_dim = self.num_heads, self.query_kernel.shape[-1]
+    # Each projection is one 2-D MatMul + BiasAdd on (batch * tokens, width): on CPU, oneDNN fuses that
+    # pair, which the 3-D einsum form (a broadcast BatchMatMul + Add) never gets; the result is the same.
+    q = self._project(query, self.query_kernel, self.query_bias) * ops.cast(1.0 / math.sqrt(head_dim), query.dtype)
+    k = self._project(kv, self.key_kernel, self.key_bias)
+    v = self._project(kv, self.value_kernel, self.value_bias)
+    logits = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))  # (batch, heads, q, k)
     weights = ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), v.dtype)
-    y = ops.einsum("bhqk,bkhc->bqhc", weights, v)
-    return ops.einsum("bqhc,hcd->bqd", y, self.out_kernel) + self.out_bias
+    y = ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3))  # (batch, q, heads, head_dim)
+    batch, length = tf.shape(query)[0], tf.shape(query)[1]
+    out = tf.matmul(tf.reshape(y, (-1, heads * head_dim)),
+                    tf.reshape(ops.cast(self.out_kernel, y.dtype), (heads * head_dim, -1)))
+    out = tf.nn.bias_add(out, ops.cast(self.out_bias, out.dtype))
+    return tf.reshape(out, (batch, length, out.shape[-1]))
+
+  def _project(self, x, kernel, bias):
+    """x (batch, tokens, width) -> (batch, heads, tokens, head_dim) through the (width, heads, head_dim) kernel."""
+    width, heads, head_dim = kernel.shape
+    batch, length = tf.shape(x)[0], tf.shape(x)[1]
+    y = tf.matmul(tf.reshape(x, (-1, width)), tf.reshape(ops.cast(kernel, x.dtype), (width, heads * head_dim)))
+    y = tf.nn.bias_add(y, tf.reshape(ops.cast(bias, y.dtype), (heads * head_dim,)))
+    return tf.transpose(tf.reshape(y, (batch, length, heads, head_dim)), (0, 2, 1, 3))
 
   def compute_output_shape(self, query_shape, key_value_shape=None):
     return tuple(query_shape)
