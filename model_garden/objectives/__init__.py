@@ -7,6 +7,8 @@ from model_garden.objectives.classification import Classification
 from model_garden.objectives.contrastive import Contrastive
 from model_garden.objectives.gan import GAN
 from model_garden.objectives.objective import OBJECTIVES, Objective, register
+from model_garden.objectives.s3gan import S3GAN
+from model_garden.objectives.ssgan import SSGAN
 
 
 def get(spec: str, **overrides):

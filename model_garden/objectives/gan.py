@@ -34,6 +34,10 @@ class GAN(Objective):
   matter through D's batch norm); here the G step reuses the last slice. compare_gan's "training steps"
   count D steps; `g_optimizer.iterations` (the Keras step) counts G steps, `d_optimizer.iterations` D steps.
 
+  Variants (`SSGAN`, `S3GAN`) override hooks rather than the step: `_adversarial_losses` (the losses and
+  logs of the one D call of a step), `_heads` / `_build_heads` (auxiliary layers on D's features, built in
+  `build_for_training` and trained by `d_optimizer`) and `_penalty`.
+
   Randomness (z, sampled labels, penalty draws) is stateless, seeded by (seed, G step, D sub-step, stream,
   replica): a run resumed from a checkpoint draws what the uninterrupted run would have drawn.
 
@@ -162,10 +166,12 @@ class GAN(Objective):
         self.generator_ema.build()
         for target, source in zip(self.generator_ema.weights, g.weights):
           target.assign(source)
+      self._build_heads()
       self.built = True
-      for optimizer, network in ((self.d_optimizer, d), (self.optimizer, g)):
-        if optimizer is not None and not optimizer.built:
-          optimizer.build(filter_trainable(optimizer, network.trainable_variables))
+      if self.d_optimizer is not None and not self.d_optimizer.built:
+        self.d_optimizer.build(self._discriminator_variables())
+      if self.optimizer is not None and not self.optimizer.built:
+        self.optimizer.build(filter_trainable(self.optimizer, g.trainable_variables))
 
   def _maybe_symbolic_build(self, iterator=None, data_batch=None):
     if self.built and all(o is not None and o.built for o in (self.optimizer, self.d_optimizer)):
@@ -207,6 +213,52 @@ class GAN(Objective):
     logits = tf.cast(self.discriminator(images, labels=labels, training=training), tf.float32)
     return tf.split(logits, 2, axis=0)
 
+  # -- Hooks of the variants (SSGAN, S3GAN) ------------------------------------------------------------------
+  def _heads(self):
+    """Layers the objective owns beside the discriminator, trained by `d_optimizer` (auxiliary heads)."""
+    return []
+
+  def _build_heads(self):
+    """Builds `_heads()` (called by `build_for_training` inside the strategy scope)."""
+
+  def _discriminator_variables(self):
+    """The variables `d_optimizer` trains: the discriminator's and the heads', less the frozen ones."""
+    variables = list(self.discriminator.trainable_variables)
+    for head in self._heads():
+      variables += list(head.trainable_variables)
+    return filter_trainable(self.d_optimizer, variables)
+
+  def _add_log_trackers(self, names):
+    """Adds an epoch-mean tracker per extra logged term (call from a variant's __init__)."""
+    for name in names:
+      if name not in self._trackers:
+        self._trackers[name] = keras.metrics.Mean(name=name)
+
+  def _adversarial_losses(self, real, fake, real_labels, fake_labels, training):
+    """The losses of one discriminator call on a real and a fake batch (`training` as that call).
+
+    Returns `(d_terms, g_terms, aux)`: d_terms has "d_loss" (without the penalty) and the terms a D step
+    logs, g_terms has "g_loss" and the terms the G step logs, aux what else the step needs
+    ("penalty_labels": the labels of the penalty's discriminator calls; "log_weights": {term: weight}
+    for terms logged as weighted means).
+    """
+    d_real, d_fake = self._discriminate(real, fake, real_labels, fake_labels, training=training)
+    d_loss, g_loss = self.loss_fn(d_real, d_fake)
+    d_terms = {"d_loss": d_loss, "d_real": tf.reduce_mean(d_real), "d_fake": tf.reduce_mean(d_fake)}
+    return d_terms, {"g_loss": g_loss}, {}
+
+  def _penalty(self, real, fake, real_labels, sub_step, aux):
+    labels = aux.get("penalty_labels", real_labels) if self.discriminator.label_classes else None
+    return tf.cast(self.penalty_fn(self.discriminator, real, fake, labels=labels,
+                                   seed=self._step_seed(sub_step, _PENALTY)), tf.float32)
+
+  def _track(self, values, weights=None):
+    weights = weights or {}
+    for name, value in values.items():
+      if name in self._trackers:
+        self._trackers[name].update_state(tf.cast(value, tf.float32), sample_weight=weights.get(name))
+
+  # -- Steps (continued) ---------------------------------------------------------------------------------------
   def _split(self, tensor):
     size = tensor.shape[0]
     if size is not None and size % self.n_disc:
@@ -220,8 +272,8 @@ class GAN(Objective):
     images = batch[self.image_key]
     labels = self._labels(batch)
     replicas = tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
-    g, d = self.generator, self.discriminator
-    d_vars = filter_trainable(self.d_optimizer, d.trainable_variables)
+    g = self.generator
+    d_vars = self._discriminator_variables()
     g_vars = filter_trainable(self.optimizer, g.trainable_variables)
     real_slices = self._split(images)
     label_slices = self._split(labels) if labels is not None else [None] * self.n_disc
@@ -231,28 +283,23 @@ class GAN(Objective):
       fake = g(g.sample_latents(batch_size, self._step_seed(i, _Z)), labels=fake_labels, training=True)
       fake = tf.stop_gradient(fake)
       with tf.GradientTape() as tape:
-        d_real, d_fake = self._discriminate(real, fake, real_labels, fake_labels, training=True)
-        d_loss, _ = self.loss_fn(d_real, d_fake)
-        penalty_labels = real_labels if d.label_classes else None
-        penalty = tf.cast(self.penalty_fn(d, real, fake, labels=penalty_labels,
-                                          seed=self._step_seed(i, _PENALTY)), tf.float32)
-        d_total = d_loss + self.penalty_weight * penalty
+        d_terms, _, aux = self._adversarial_losses(real, fake, real_labels, fake_labels, training=True)
+        penalty = self._penalty(real, fake, real_labels, i, aux)
+        d_total = d_terms["d_loss"] + self.penalty_weight * penalty
         scaled = self.d_optimizer.scale_loss(d_total / replicas)
       self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
-      for name, value in (("d_loss", d_total), ("penalty", penalty), ("d_real", tf.reduce_mean(d_real)),
-                          ("d_fake", tf.reduce_mean(d_fake))):
-        self._trackers[name].update_state(value)
+      self._track({**d_terms, "d_loss": d_total, "penalty": penalty}, aux.get("log_weights"))
 
     batch_size = tf.shape(real_slices[-1])[0]
     fake_labels = self._fake_labels(label_slices[-1], batch_size, self.n_disc)
     z = g.sample_latents(batch_size, self._step_seed(self.n_disc, _Z))
     with tf.GradientTape() as tape:
       fake = g(z, labels=fake_labels, training=True)
-      d_real, d_fake = self._discriminate(real_slices[-1], fake, label_slices[-1], fake_labels, training=True)
-      _, g_loss = self.loss_fn(d_real, d_fake)
-      scaled = self.optimizer.scale_loss(g_loss / replicas)
+      _, g_terms, aux = self._adversarial_losses(real_slices[-1], fake, label_slices[-1], fake_labels,
+                                                 training=True)
+      scaled = self.optimizer.scale_loss(g_terms["g_loss"] / replicas)
     self.optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
-    self._trackers["g_loss"].update_state(g_loss)
+    self._track(g_terms, aux.get("log_weights"))
     if self.generator_ema is not None:
       self._update_ema()
     return self._update_trackers({}, {})
@@ -267,7 +314,7 @@ class GAN(Objective):
       target.assign(source)
 
   def compute_losses(self, batch, training: bool):
-    """Losses on one batch without updates (`evaluate`): one D call on concat(real, G(z))."""
+    """Losses on one batch without updates (`evaluate`): one D call on concat(real, G(z)), no penalty."""
     images = batch[self.image_key]
     labels = self._labels(batch)
     batch_size = tf.shape(images)[0]
@@ -277,11 +324,8 @@ class GAN(Objective):
       fake_labels = (labels if self.fit_label_distribution
                      else self.generator.one_hot(self.generator.sample_labels(batch_size, seed + 1)))
     fake = self.generator(self.generator.sample_latents(batch_size, seed), labels=fake_labels, training=training)
-    d_real, d_fake = self._discriminate(images, fake, labels, fake_labels, training=training)
-    d_loss, g_loss = self.loss_fn(d_real, d_fake)
-    losses = {"d_loss": d_loss, "g_loss": g_loss, "penalty": tf.constant(0.0),
-              "d_real": tf.reduce_mean(d_real), "d_fake": tf.reduce_mean(d_fake)}
-    return losses, {}
+    d_terms, g_terms, _ = self._adversarial_losses(images, fake, labels, fake_labels, training=training)
+    return {**d_terms, **g_terms, "penalty": tf.constant(0.0)}, {}
 
   # -- Sampling ------------------------------------------------------------------------------------------------
   def sampling_generator(self, standing_stats_samples: int = 0, batch_size: int = 256):

@@ -64,9 +64,18 @@ class GanDiscriminator(ImageModel):
   def one_hot(self, labels):
     return _one_hot(labels, self.label_classes, self.name)
 
-  def call(self, images, labels=None, training=False):
+  def call(self, images, labels=None, training=False, return_endpoints=False):
+    """Logits (batch, 1); with `return_endpoints=True` the endpoints of `intermediates()` instead.
+
+    Endpoints through `__call__` (rather than `intermediates()`) let layers called without an explicit
+    `training` (the projection's embedding) follow the call's mode, e.g. update their spectral-norm vector.
+    """
     check_images(images, model_name=self.name, channels=self.channels)
-    logits, _ = self.forward(images, training=training, labels=self.one_hot(labels))
+    logits, out = self.forward(images, training=training, labels=self.one_hot(labels))
+    if return_endpoints:
+      out = dict(out)
+      out.setdefault("logits", logits)
+      return out
     return logits
 
   def intermediates(self, images, training=False, labels=None):
