@@ -13,3 +13,4 @@ from model_garden.data import corruptions  # noqa: F401  (registers the corrupt 
 from model_garden.data import robustness  # noqa: F401  (OOD readers; labelset, crop_border pp ops)
 from model_garden.data import image_text  # noqa: F401  (image-text dataset specs)
 from model_garden.data import semi_supervised  # noqa: F401  (labelled-subset selector and source)
+from model_garden.data import ops_labels  # noqa: F401  (single_label, random_label, file_label pp ops)

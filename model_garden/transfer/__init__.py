@@ -12,3 +12,4 @@ The protocols build trainer configs and run `training.train` per run, so this pa
 from model_garden.transfer.bit_hyperrule import HyperRule, hyperrule
 from model_garden.transfer import vtab_report
 from model_garden.transfer.vtab import VtabProtocol, run_vtab, select_best, task_model_spec, zero_head
+from model_garden.transfer import gan_labels  # noqa: F401  (CLUSTERING / S2GAN labels from self-supervised features)
