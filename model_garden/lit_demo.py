@@ -52,15 +52,15 @@ import numpy as np
 
 SHAPES = ("circle", "square", "triangle", "diamond", "star", "cross", "heart", "ring")
 SETTINGS = ("Lu", "uu", "UU")
-IMAGE_TOWER = ("vit(variant='mu/4', width={width}, depth=3, mlp_dim={mlp}, num_heads=4, image_size=32, "
+IMAGE_TOWER = ("vit(variant='mu/{patch}', width={width}, depth=3, mlp_dim={mlp}, num_heads=4, image_size=32, "
                "pool='gap', num_classes=8)")
 TEXT_TOWER = ("text_transformer(width=64, depth=2, mlp_dim=128, num_heads=4, vocab_size={vocab_size}, "
               "max_len=16, num_classes=8)")
 VOCAB_SIZE = 256
 
-FULL = dict(dataset="mg_shapes/px32", width=64, img_steps=1000, img_batch=128, txt_steps=200, txt_batch=128,
-            lit_steps=500, lit_batch=128, probe_train=10_000, eval_split="test")
-TINY = dict(dataset=None, width=32, img_steps=20, img_batch=32, txt_steps=10, txt_batch=32, lit_steps=10,
+FULL = dict(dataset="mg_shapes/px32", width=64, patch=4, img_steps=800, img_batch=128, txt_steps=200, txt_batch=128,
+            lit_steps=400, lit_batch=128, probe_train=10_000, eval_split="test")
+TINY = dict(dataset=None, width=32, patch=4, img_steps=20, img_batch=32, txt_steps=10, txt_batch=32, lit_steps=10,
             lit_batch=32, probe_train=128, eval_split="test")
 
 
@@ -91,12 +91,12 @@ def train_vocab(dataset: str, data_dir: Optional[str], path: str) -> str:
   return path
 
 
-def pretrain_image_tower(dataset: str, data_dir: Optional[str], path: str, *, width: int, steps: int,
-                         batch: int) -> Dict[str, float]:
+def pretrain_image_tower(dataset: str, data_dir: Optional[str], path: str, *, width: int, patch: int = 4,
+                         steps: int, batch: int) -> Dict[str, float]:
   """Supervised ViT on the shape label; saves the classifier to `path`; returns its test accuracy."""
   from model_garden import evaluation, models, objectives, optimizers  # pylint: disable=g-import-not-at-top
   from model_garden.data import get_dataset  # pylint: disable=g-import-not-at-top
-  vit = models.get(IMAGE_TOWER.format(width=width, mlp=2 * width))
+  vit = models.get(IMAGE_TOWER.format(width=width, mlp=2 * width, patch=patch))
   objective = objectives.get("classification(label_smoothing=0.1)", network=vit)
   objective.compile(optimizer=optimizers.make(
       {"name": "adam", "lr": 1e-3, "schedule": f"cosine(warmup_steps={min(100, steps // 10)})",
@@ -134,11 +134,13 @@ def pretrain_text_tower(dataset: str, data_dir: Optional[str], vocab: str, path:
 
 
 def lit_run(setting: str, dataset: str, data_dir: Optional[str], workdir: str, *, img_init: str,
-            txt_init: str, vocab: str, width: int, steps: int, batch: int, eval_split: str) -> Dict[str, float]:
+            txt_init: str, vocab: str, width: int, steps: int, batch: int, patch: int = 4,
+            eval_split: str) -> Dict[str, float]:
   """One contrastive run of `configs/lit/mg_shapes_lit.py` through the trainer; its results dict."""
   from model_garden import training  # pylint: disable=g-import-not-at-top
   from model_garden.configs.lit import mg_shapes_lit  # pylint: disable=g-import-not-at-top
-  args = [f"setting={setting}", f"vocab={vocab}", f"embed_dim={width}", f"steps={steps}", f"batch={batch}"]
+  args = [f"setting={setting}", f"vocab={vocab}", f"embed_dim={width}", f"patch={patch}", f"steps={steps}",
+          f"batch={batch}"]
   if setting[0].isupper():
     args.append(f"img_init={img_init}")
   if setting[1].isupper():
@@ -258,20 +260,23 @@ def run(workdir: str, data_dir: Optional[str] = None, tiny: bool = False, **over
   params = {**(TINY if tiny else FULL), **overrides}
   os.makedirs(workdir, exist_ok=True)
   seconds: Dict[str, float] = {}
-  started = time.time()
+  cpu_seconds: Dict[str, float] = {}  # user + system CPU of this process: load from other jobs does not count
+  started, cpu_started = time.time(), time.process_time()
 
   def timed(name, fn, *args, **kwargs):
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     out = fn(*args, **kwargs)
     seconds[name] = round(time.time() - t0, 1)
-    _log(f"{name}: {seconds[name]} s")
+    cpu_seconds[name] = round(time.process_time() - c0, 1)
+    _log(f"{name}: {seconds[name]} s ({cpu_seconds[name]} CPU s)")
     return out
 
   dataset, data_dir = timed("prepare_data", prepare_data, params["dataset"], data_dir, workdir)
   vocab = timed("vocabulary", train_vocab, dataset, data_dir, os.path.join(workdir, "vocab.model"))
   img_init = os.path.join(workdir, "img.keras")
   image = timed("pretrain_image_tower", pretrain_image_tower, dataset, data_dir, img_init,
-                width=params["width"], steps=params["img_steps"], batch=params["img_batch"])
+                width=params["width"], patch=params["patch"], steps=params["img_steps"],
+                batch=params["img_batch"])
   _log(f"supervised image tower: shape test accuracy {image['test_accuracy']:.3f}")
   txt_init = os.path.join(workdir, "txt.keras")
   timed("pretrain_text_tower", pretrain_text_tower, dataset, data_dir, vocab, txt_init,
@@ -279,7 +284,8 @@ def run(workdir: str, data_dir: Optional[str] = None, tiny: bool = False, **over
   runs = {}
   for setting in SETTINGS:
     runs[setting] = timed(f"lit_{setting}", lit_run, setting, dataset, data_dir, workdir, img_init=img_init,
-                          txt_init=txt_init, vocab=vocab, width=params["width"], steps=params["lit_steps"],
+                          txt_init=txt_init, vocab=vocab, width=params["width"], patch=params["patch"],
+                          steps=params["lit_steps"],
                           batch=params["lit_batch"], eval_split=params["eval_split"])
   probe = timed("linear_probe", linear_probe, dataset, data_dir, img_init, train_examples=params["probe_train"])
   summary = summarize(runs)
@@ -291,8 +297,10 @@ def run(workdir: str, data_dir: Optional[str] = None, tiny: bool = False, **over
     f.write(md + "\n")
   bar_chart(summary, probe, os.path.join(workdir, "results.png"))
   seconds["total"] = round(time.time() - started, 1)
-  figures = {"settings": summary, "linear_probe": probe, "image_tower_test_accuracy": round(image["test_accuracy"], 4),
+  cpu_seconds["total"] = round(time.process_time() - cpu_started, 1)
+  figures = {"dataset": dataset, "data_dir": data_dir, "settings": summary, "linear_probe": probe, "image_tower_test_accuracy": round(image["test_accuracy"], 4),
              "order_by_zero_shot_shapes": ordering, "lu_best": holds, "seconds": seconds,
+             "cpu_seconds": cpu_seconds,
              "steps": {k: params[k] for k in ("img_steps", "txt_steps", "lit_steps")},
              "batch": {k: params[k] for k in ("img_batch", "txt_batch", "lit_batch")}}
   with open(os.path.join(workdir, "results.json"), "w") as f:

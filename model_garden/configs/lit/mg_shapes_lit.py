@@ -25,7 +25,8 @@ Smoke test (seconds): add `runlocal` (needs the inits its setting names, e.g. `s
 Expected (measured by `python -m model_garden.lit_demo`: ViT pretrained 1000 steps on shapes, 82.0% test; then
 500 steps of batch 128 here): zero-shot test accuracy shapes / colours: Lu 0.81 / 0.39, UU 0.75 / 0.97,
 uu 0.16 / 0.99 (chance 0.125 / 0.1). The demo's docstring has the retrieval numbers.
-Arguments: runlocal, setting, img_init, txt_init, vocab, vocab_size, embed_dim, res, steps, batch, lr.
+Arguments: runlocal, setting, img_init, txt_init, vocab, vocab_size, embed_dim, res, patch (of a from-scratch
+ViT image tower), steps, batch, lr.
 `embed_dim` is the shared embedding size: the text head maps to it and it must equal the image tower's
 output width (the image tower has no head: its pre-logits are the embedding, as LiT with a ViT).
 """
@@ -36,7 +37,7 @@ from model_garden.configs.config_args import parse_arg
 
 PAPER_SETTINGS = ("Lu", "LU", "Uu", "UU", "uu", "ul")
 # From-scratch towers (lower-case letters); the image tower is the demo's pretrained ViT shape.
-IMAGE_SPEC = ("vit(variant='mu/4', width={width}, depth=3, mlp_dim={mlp}, num_heads=4, image_size={res}, "
+IMAGE_SPEC = ("vit(variant='mu/{patch}', width={width}, depth=3, mlp_dim={mlp}, num_heads=4, image_size={res}, "
               "pool='gap')")
 TEXT_SPEC = "text_transformer(width=64, depth=2, mlp_dim=128, num_heads=4, vocab_size={vocab_size}, max_len=16)"
 MAX_LEN = 16
@@ -54,7 +55,7 @@ def lock_setting(setting: str):
 def get_config(arg=None):
   """The config; `arg` like "setting=Lu,img_init=/path/img.keras,runlocal"."""
   arg = parse_arg(arg, runlocal=False, setting="Lu", img_init="", txt_init="", vocab="mg_shapes_sp",
-                  vocab_size=256, embed_dim=64, res=32, steps=600, batch=256, lr=1e-3)
+                  vocab_size=256, embed_dim=64, res=32, patch=4, steps=600, batch=256, lr=1e-3)
   frozen, img_pretrained, txt_pretrained = lock_setting(arg.setting)
   for pretrained, init, what in ((img_pretrained, arg.img_init, "img"), (txt_pretrained, arg.txt_init, "txt")):
     if pretrained and not init:
@@ -82,7 +83,8 @@ def get_config(arg=None):
   # No flips: captions say "on the left".
   config.input.pp = f"decode|value_range(-1, 1)|sample_caption|{tokenize}|keep('image', 'labels')"
 
-  image = None if img_pretrained else IMAGE_SPEC.format(width=arg.embed_dim, mlp=2 * arg.embed_dim, res=arg.res)
+  image = None if img_pretrained else IMAGE_SPEC.format(width=arg.embed_dim, mlp=2 * arg.embed_dim, res=arg.res,
+                                                       patch=arg.patch)
   text = None if txt_pretrained else TEXT_SPEC.format(vocab_size=arg.vocab_size)
   config.model = (f"two_towers(image={image!r}, text={text!r}, image_init={arg.img_init or None!r}, "
                   f"text_init={arg.txt_init or None!r}, out_dim=(None, {arg.embed_dim}), temperature_init=10.0)")
