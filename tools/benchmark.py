@@ -48,6 +48,16 @@ What is measured, for every combination of --mode and --precision (comma lists):
 Output: a table, and with --json one JSON line at the end (the dict `run()` returns): `results` holds one
 row per (network, mode, precision) with imgs_per_sec, step_time_ms, peak_rss_mib, flops_per_image,
 matmul_peak_gflops, mfu and, for our rows, keras_hub_imgs_per_sec and ratio (ours / keras-hub img/s).
+
+Measured (the command above, --steps=5 --warmup=2, 2 idle CPU cores with avx512_bf16, two runs back to back;
+img/s ours / keras-hub, ratio):
+  train float32        1.60 / 1.55 (1.04x)   1.49 / 1.43 (1.04x)   MFU 80% / 72% of 210 / 218 GFLOP/s
+  infer float32        4.75 / 3.88 (1.23x)   4.59 / 4.03 (1.14x)
+  train mixed_bfloat16 2.69 / 2.28 (1.18x)   2.41 / 2.24 (1.08x)   MFU 73% / 67% of 387 / 378 GFLOP/s
+  infer mixed_bfloat16 7.67 / 7.23 (1.06x)   6.06 / 5.83 (1.04x)
+  optimizer state for ViT-B/16: adafactor_bv 170.0 MiB, adam 660.4 MiB (0.257).
+What made ours faster than Dense/einsum layers: every projection is a 2-D MatMul + BiasAdd on
+(batch * tokens, width), which oneDNN fuses on CPU (layers/mlp_block.py, multi_head_dot_product_attention.py).
 """
 
 from __future__ import annotations
