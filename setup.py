@@ -30,6 +30,7 @@ EXTRAS_REQUIRE = {
         "nbclient>=0.10",  # tests execute the example notebooks
         "nbformat>=5.10",
         "ipykernel>=6.29",
+        "scipy>=1.11",  # tests only: FID against pytorch-fid's scipy.linalg.sqrtm formulation
     ],
 }
 

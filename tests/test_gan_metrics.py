@@ -55,6 +55,25 @@ def test_frechet_distance_of_feature_sets():
     gan_metrics.frechet_distance(np.full((3, 4), np.nan), b)
 
 
+def test_frechet_distance_matches_a_scipy_sqrtm_computation():
+  # pytorch-fid / clean-fid: diff.diff + Tr(S_a) + Tr(S_b) - 2 Tr(sqrtm(S_a S_b)), real part kept, with their
+  # eps fallback; ours uses TF-GAN's symmetric form (no complex parts) and must agree.
+  linalg = pytest.importorskip("scipy.linalg", reason="the SciPy reference needs scipy (pip install -e '.[dev]')")
+  rng = np.random.default_rng(5)
+  a = rng.normal(size=(300, 16)) @ rng.normal(size=(16, 16))
+  b = rng.normal(size=(250, 16)) @ rng.normal(size=(16, 16)) * 0.7 + 0.3
+  mu_a, mu_b = a.mean(0), b.mean(0)
+  s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+  covmean, _ = linalg.sqrtm(s_a @ s_b, disp=False)
+  if not np.isfinite(covmean).all():
+    offset = np.eye(16) * 1e-6
+    covmean = linalg.sqrtm((s_a + offset) @ (s_b + offset))
+  assert np.abs(np.diagonal(covmean).imag).max() < 1e-3
+  diff = mu_a - mu_b
+  expected = diff @ diff + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean.real)
+  assert gan_metrics.frechet_distance(a, b) == pytest.approx(expected, rel=1e-8)
+
+
 def test_inception_score():
   k = 10
   confident = np.eye(k)[np.arange(100) % k] * 50.0  # one sure class each, all classes equally often
