@@ -9,7 +9,7 @@ import keras
 from keras import ops
 
 from model_garden.models.registry import register
-from model_garden.models.text_transformer import check_tokens
+from model_garden.models.text_model import TextModel
 
 # flaxformer's BERT defaults (`architectures/bert/bert.py`): LayerNorm epsilon 1e-12, truncated normal(0.02).
 BERT_LAYER_NORM_EPSILON = 1e-12
@@ -26,7 +26,7 @@ def _init():
 
 
 @keras.saving.register_keras_serializable("model_garden")
-class BertEncoder(keras.Model):
+class BertEncoder(TextModel):
   """The BERT encoder ("BERT: Pre-training of Deep Bidirectional Transformers", Devlin et al. 2019) used as
   LiT's pretrained text tower.
 
@@ -129,16 +129,6 @@ class BertEncoder(keras.Model):
       x = self.head(x)
     out["logits"] = x
     return x, out
-
-  def call(self, tokens, training=False):
-    check_tokens(tokens, self.max_len, self.name)
-    return self.forward(tokens, training=training)[0]
-
-  def intermediates(self, tokens, training: bool = False) -> Dict[str, keras.KerasTensor]:
-    check_tokens(tokens, self.max_len, self.name)
-    if not self.built:
-      self.build()
-    return self.forward(tokens, training=training)[1]
 
   def get_config(self):
     config = super().get_config()

@@ -11,6 +11,7 @@ from keras import ops
 from model_garden.layers.encoder_block import LAYER_NORM_EPSILON, EncoderBlock
 from model_garden.layers.map_head import MAPHead
 from model_garden.models.registry import register
+from model_garden.models.text_model import TextModel
 from model_garden.models.vit import decode_variant
 from model_garden.registry import suggestion
 
@@ -20,22 +21,8 @@ POOLS = ("last", "first", "gap", "mean", "max", "gmp", "map")
 _TRUNCATED_NORMAL_CORRECTION = 0.87962566103423978
 
 
-def check_tokens(tokens, max_len: int, name: str) -> None:
-  """Clear errors for token input a text tower cannot take (wrong rank, floats, too long)."""
-  shape = tuple(tokens.shape)
-  if len(shape) != 2:
-    raise ValueError(f"{name} takes token ids of shape (batch, length), got shape {shape}. Tokenize the "
-                     "texts first (model_garden.text.get_tokenizer or the pp op `tokenize`).")
-  dtype = str(getattr(tokens, "dtype", ""))
-  if "int" not in dtype:
-    raise TypeError(f"{name} takes integer token ids, got dtype {dtype}.")
-  if shape[1] is not None and shape[1] > max_len:
-    raise ValueError(f"{name} was built for at most max_len={max_len} tokens, got {shape[1]}. Tokenize with "
-                     f"max_len={max_len}, or build the tower with a larger max_len.")
-
-
 @keras.saving.register_keras_serializable("model_garden")
-class TextTransformer(keras.Model):
+class TextTransformer(TextModel):
   """A transformer encoder of token ids, as big_vision's `proj/image_text/text_transformer.py`.
 
   The text tower LiT trains from scratch ("LiT: Zero-Shot Transfer with Locked-image text Tuning", Zhai et
@@ -148,16 +135,6 @@ class TextTransformer(keras.Model):
       x = self.head(x)
     out["logits"] = x
     return x, out
-
-  def call(self, tokens, training=False):
-    check_tokens(tokens, self.max_len, self.name)
-    return self.forward(tokens, training=training)[0]
-
-  def intermediates(self, tokens, training: bool = False) -> Dict[str, keras.KerasTensor]:
-    check_tokens(tokens, self.max_len, self.name)
-    if not self.built:
-      self.build()
-    return self.forward(tokens, training=training)[1]
 
   def get_config(self):
     config = super().get_config()
