@@ -16,7 +16,11 @@ from __future__ import annotations
 import ast
 import difflib
 import inspect
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Tuple, Union
+
+# A spec as a string ("vit(variant='B/16')") or as a mapping ({"name": "vit", "variant": "B/16"}, e.g. an
+# ml_collections.ConfigDict, whose fields override from the command line).
+Spec = Union[str, Mapping[str, Any]]
 
 
 class SpecError(ValueError):
@@ -69,6 +73,67 @@ def parse_spec(spec: str) -> Tuple[str, tuple, Dict[str, Any]]:
       raise SpecError(f"Spec {spec!r}: `**` expansion is not allowed; write key=value pairs.")
     kwargs[kw.arg] = literal(kw.value, f"the value of {kw.arg}")
   return name, args, kwargs
+
+
+def format_spec(name: str, args: tuple = (), kwargs: Mapping[str, Any] | None = None) -> str:
+  """The spec string of a call: `format_spec("vit", (), {"variant": "B/16"})` -> `"vit(variant='B/16')"`.
+
+  The inverse of `parse_spec` (values are written with `repr`, so `parse_spec(format_spec(...))` gives the
+  same name, arguments and keywords back).
+  """
+  parts = [repr(a) for a in args] + [f"{k}={_plain(v)!r}" for k, v in (kwargs or {}).items()]
+  return f"{name}({', '.join(parts)})" if parts else name
+
+
+def _plain(value):
+  """ConfigDict / FieldReference values as plain Python (so they format as literals)."""
+  if hasattr(value, "to_dict"):
+    return {k: _plain(v) for k, v in value.to_dict().items()}
+  if hasattr(value, "get") and type(value).__name__ == "FieldReference":
+    return value.get()
+  if isinstance(value, list):
+    return [_plain(v) for v in value]
+  if isinstance(value, tuple):
+    return tuple(_plain(v) for v in value)
+  return value
+
+
+def spec_call(spec: Spec) -> Tuple[str, tuple, Dict[str, Any]]:
+  """(name, args, kwargs) of a spec string or of a spec mapping.
+
+  A mapping names its factory under "name" and gives the keyword arguments beside it; its name may itself
+  be a spec string whose arguments the mapping's keys override: {"name": "sgd(momentum=0.9)", "momentum":
+  0.8} is `sgd(momentum=0.8)`.
+  """
+  if isinstance(spec, str):
+    return parse_spec(spec)
+  if not isinstance(spec, Mapping) and not hasattr(spec, "to_dict"):
+    raise SpecError(f"A spec is a string such as \"vit(variant='B/16')\" or a mapping with a 'name' key, "
+                    f"got {spec!r}.")
+  items = _plain(spec) if hasattr(spec, "to_dict") else dict(spec)
+  if not isinstance(items.get("name"), str) or not items["name"].strip():
+    raise SpecError(f"A spec mapping needs a 'name' (the registered factory), got keys {sorted(items)}.")
+  name, args, kwargs = parse_spec(items.pop("name"))
+  kwargs.update({k: _plain(v) for k, v in items.items()})
+  return name, args, kwargs
+
+
+def spec_to_dict(spec: Spec) -> Dict[str, Any]:
+  """A spec as a plain mapping {"name": ..., **keywords} (positional arguments are refused)."""
+  name, args, kwargs = spec_call(spec)
+  if args:
+    raise SpecError(f"Spec {format_spec(name, args, kwargs)!r}: write its arguments as key=value so they have "
+                    "names in a config.")
+  return {"name": name, **kwargs}
+
+
+def update_spec(spec: Spec, **changes) -> Spec:
+  """`spec` with keyword arguments changed or added, in the form it came (string or dict)."""
+  name, args, kwargs = spec_call(spec)
+  kwargs.update(changes)
+  if isinstance(spec, str):
+    return format_spec(name, args, kwargs)
+  return {"name": name, **kwargs}
 
 
 class Registry:
@@ -128,17 +193,13 @@ class Registry:
     try:
       signature.bind(*args, **kwargs)
     except TypeError as e:
-      raise SpecError(f"{self.kind} {name!r} called with ({_describe(args, kwargs)}): {e}. "
+      raise SpecError(f"{self.kind} {name!r} called with ({format_spec('', args, kwargs)[1:-1]}): {e}. "
                       f"Signature: {name}{signature}.") from None
 
-  def get(self, spec: str, **overrides) -> Any:
-    """Parses `spec` and calls its factory; `overrides` are keyword arguments added to the spec's."""
-    name, args, kwargs = parse_spec(spec)
+  def get(self, spec: Spec, **overrides) -> Any:
+    """Parses `spec` (a string or a mapping with "name") and calls its factory; `overrides` are keyword
+    arguments added to the spec's."""
+    name, args, kwargs = spec_call(spec)
     kwargs = {**kwargs, **overrides}
     self.check_arguments(name, args, kwargs)
     return self._entries[name](*args, **kwargs)
-
-
-def _describe(args, kwargs) -> str:
-  parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-  return ", ".join(parts)

@@ -34,7 +34,7 @@ def test_unlabelled_reals_are_projected_on_the_predictors_labels():
   assert type(hard.class_head).__name__ == "SpectralNorm"  # D is spectrally normalised
   labels = tf.one_hot(LABELS, K)
   for gan in (hard, soft):
-    out = gan._call_discriminator(REAL, labels, training=False)  # pylint: disable=protected-access
+    out = gan.call_discriminator(REAL, labels, training=False)  # pylint: disable=protected-access
     class_logits = np.asarray(out["class_logits"])
     if gan.use_soft_pred:
       predicted = np.exp(class_logits) / np.exp(class_logits).sum(1, keepdims=True)
@@ -48,14 +48,14 @@ def test_unlabelled_reals_are_projected_on_the_predictors_labels():
     np.testing.assert_allclose(out["logits"], expected, rtol=1e-5, atol=1e-6)
   # Without the predictor an unlabelled real gets no projection term (compare_gan).
   plain = _s3gan(hard.generator, hard.discriminator, self_supervision="none")
-  out = plain._call_discriminator(REAL, labels, training=False)  # pylint: disable=protected-access
+  out = plain.call_discriminator(REAL, labels, training=False)  # pylint: disable=protected-access
   np.testing.assert_allclose(out["logits"], hard.discriminator(REAL, labels=labels), rtol=1e-5, atol=1e-6)
 
 
 def test_class_loss_on_labelled_reals_only_and_d_loss_against_numpy():
   gan = _s3gan(use_predictor=True, self_supervision="none", weight_class_loss=0.5)
   real_labels, fake_labels = tf.one_hot(LABELS, K), tf.one_hot([1, 1, 0, 2], K)
-  d_terms, g_terms, aux = gan._adversarial_losses(  # pylint: disable=protected-access
+  d_terms, g_terms, aux = gan.adversarial_losses(  # pylint: disable=protected-access
       REAL, FAKE, real_labels, fake_labels, training=False)
   class_logits = np.asarray(aux["outputs"]["class_logits"])[:4].astype(np.float64)
   log_probs = class_logits - np.log(np.exp(class_logits).sum(1, keepdims=True))
@@ -76,7 +76,7 @@ def test_class_loss_on_labelled_reals_only_and_d_loss_against_numpy():
   np.testing.assert_allclose(float(g_terms["g_loss"]), np.mean(softplus(-logits[4:])), rtol=1e-5)
   # No labelled real: the class loss is 0 and the head gets no gradient from it.
   with tf.GradientTape() as tape:
-    d_terms, _, _ = gan._adversarial_losses(  # pylint: disable=protected-access
+    d_terms, _, _ = gan.adversarial_losses(  # pylint: disable=protected-access
         REAL, FAKE, tf.zeros((4, K)), fake_labels, training=False)
   assert float(d_terms["class_loss"]) == 0.0
   grads = tape.gradient(d_terms["class_loss"], gan.class_head.trainable_variables)

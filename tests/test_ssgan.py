@@ -15,7 +15,7 @@ import model_garden.models.gan  # noqa: F401  (registers the architectures)
 from model_garden import models, objectives
 from model_garden.objectives.gan import GAN
 from model_garden.objectives.ssgan import SSGAN
-from model_garden.objectives.ssl.common import rotate_images
+from model_garden.objectives.ssl.pretext import rotate_images
 
 G_SPEC = "sndcgan_generator(image_size=8, ch=2, z_dim=4)"
 D_SPEC = "sndcgan_discriminator(image_size=8, ch=2, spectral_norm={sn})"
@@ -102,7 +102,7 @@ def test_losses_match_numpy_and_the_train_step_uses_them():
   # pylint: disable=protected-access
   fake = g(g.sample_latents(8, gan._step_seed(0, 1)), training=True).numpy()  # the first D step's fakes
   expected = _expected(gan, IMAGES, fake, 2)
-  d_terms, g_terms, _ = gan._adversarial_losses(tf.constant(IMAGES), tf.constant(fake), None, None,
+  d_terms, g_terms, _ = gan.adversarial_losses(tf.constant(IMAGES), tf.constant(fake), None, None,
                                                 training=False)
   for name, value in {**d_terms, **g_terms}.items():
     np.testing.assert_allclose(float(value), expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
@@ -117,7 +117,7 @@ def test_losses_match_numpy_and_the_train_step_uses_them():
 def test_rotation_only_drops_the_gan_loss():
   gan = _ssgan(sn=False, self_supervision="rotation_only", rotated_batch_fraction=0.5)
   fake = IMAGES[::-1].copy()
-  d_terms, g_terms, _ = gan._adversarial_losses(  # pylint: disable=protected-access
+  d_terms, g_terms, _ = gan.adversarial_losses(  # pylint: disable=protected-access
       tf.constant(IMAGES), tf.constant(fake), None, None, training=False)
   expected = _expected(gan, IMAGES, fake, 1)
   np.testing.assert_allclose(float(d_terms["d_loss"]), expected["rotation_loss_d"], rtol=1e-5)
@@ -136,7 +136,7 @@ def test_conditional_rotated_copies_keep_their_own_labels():
   rng = np.random.default_rng(1)
   real, fake = (tf.constant(rng.uniform(-1, 1, (8, 32, 32, 3)), tf.float32) for _ in range(2))
   real_labels, fake_labels = tf.one_hot([0] * 8, 3), tf.one_hot([1] * 7 + [2], 3)
-  _, _, aux = gan._adversarial_losses(  # pylint: disable=protected-access
+  _, _, aux = gan.adversarial_losses(  # pylint: disable=protected-access
       real, fake, real_labels, fake_labels, training=False)
   np.testing.assert_array_equal(np.argmax(aux["real_labels"], 1), [0] * 11)
   np.testing.assert_array_equal(np.argmax(aux["fake_labels"], 1), [1] * 7 + [2] * 4)
@@ -160,7 +160,7 @@ def test_head_is_trained_by_the_d_optimizer_and_checkpointed(tmp_path):
   assert not head_vars & {id(v) for v in gan.optimizer._trainable_variables}  # pylint: disable=protected-access
   before = [v.numpy().copy() for v in head.weights]
   with tf.GradientTape() as tape:
-    d_terms, _, _ = gan._adversarial_losses(  # pylint: disable=protected-access
+    d_terms, _, _ = gan.adversarial_losses(  # pylint: disable=protected-access
         tf.constant(IMAGES[:4]), tf.constant(IMAGES[4:]), None, None, training=True)
   grads = tape.gradient(d_terms["d_loss"], head.trainable_variables)
   assert all(gr is not None and np.abs(gr).sum() > 0 for gr in grads)

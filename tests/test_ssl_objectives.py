@@ -11,7 +11,8 @@ import model_garden.models.ssl  # noqa: F401
 import model_garden.objectives.ssl  # noqa: F401
 from model_garden import models, objectives
 from model_garden.models.ssl.patches import grid_patches, random_offsets
-from model_garden.objectives.ssl import common, jigsaw_permutations
+from model_garden.objectives.ssl import pretext
+from model_garden.objectives.ssl import jigsaw_permutations
 from model_garden.objectives.ssl.triplet import batch_hard_soft_margin, triplet_semihard_loss
 from model_garden.objectives.ssl.vat import kl_divergence_from_logits, moving_statistics, vat_loss
 
@@ -33,13 +34,13 @@ def _semi_batch(size=16):
 
 def test_rotations_and_labels_match_numpy_rot90():
   x = np.random.default_rng(0).random((2, 5, 5, 3)).astype(np.float32)
-  rotated, labels = common.rotate_images(tf.constant(x))
+  rotated, labels = pretext.rotate_images(tf.constant(x))
   rotated = rotated.numpy().reshape(2, 4, 5, 5, 3)
   for b, k in itertools.product(range(2), range(4)):
     np.testing.assert_array_equal(rotated[b, k], np.rot90(x[b], k))
   np.testing.assert_array_equal(labels, [0, 1, 2, 3, 0, 1, 2, 3])
   with pytest.raises(ValueError, match="square"):
-    common.rotate_images(tf.zeros([1, 4, 6, 3]))
+    pretext.rotate_images(tf.zeros([1, 4, 6, 3]))
 
 
 def test_jigsaw_permutations_are_deterministic_and_far_apart():
@@ -103,7 +104,7 @@ def test_exemplar_views_and_grayscale():
   np.testing.assert_array_equal(ids, [0, 0, 0, 1, 1, 1])
   # Grayscale (all channels equal) survives the per-view standardisation.
   np.testing.assert_allclose(views[..., 0], views[..., 2], atol=1e-5)
-  raw = common.inception_views(_images(16, batch=2), 4, 12, tf.constant([1, 2], tf.int64))
+  raw = pretext.inception_views(_images(16, batch=2), 4, 12, tf.constant([1, 2], tf.int64))
   assert raw.shape == (8, 12, 12, 3) and float(tf.reduce_max(tf.abs(raw))) <= 1.0
 
 

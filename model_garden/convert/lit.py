@@ -31,16 +31,15 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 
-from model_garden.convert.core import (Plan, Slot, converter_for, load_params_into, register_converter,
+from model_garden.convert.core import (Plan, Slot, converter_for, register_converter,
                                        stacked_slot, variable_slot)
-from model_garden.convert.npz import read_npz
 from model_garden.models.bert_encoder import BertEncoder
 from model_garden.models.text_transformer import TextTransformer
-from model_garden.models.two_towers import TwoTowers, register_tower_loader
+from model_garden.models.two_towers import TwoTowers
 
 TEXT_TRANSFORMER = "big_vision_text_transformer"
 BERT = "flaxformer_bert"
@@ -227,10 +226,3 @@ def two_towers_plan(model: TwoTowers, params: Dict[str, np.ndarray]) -> Plan:
     return out
 
   return Plan("two_towers(" + ", ".join(layouts) + ")", slots, merged, hints)
-
-
-@register_tower_loader(".npz")
-def load_npz_tower(tower, path: str, subtree: Optional[str] = None) -> str:
-  """Loads one tower of an `.npz` (e.g. subtree "img" of a LiT file, or a whole ViT file) into `tower`."""
-  return load_params_into(tower, read_npz(path, subtree=subtree),
-                          source=f"{path}:{subtree}" if subtree else str(path))

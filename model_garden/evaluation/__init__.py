@@ -7,15 +7,13 @@ never objectives/ or the trainer.
 from model_garden.evaluation.classification import ClassificationEvaluator
 from model_garden.evaluation.registry import EVALUATORS, register
 from model_garden.evaluation.fewshot import FewShotEvaluator
-from model_garden.evaluation.fewshot_callback import FewShotCallback
 from model_garden.evaluation import mce  # noqa: F401
 from model_garden.evaluation.linear_probe import LinearProbe
-from model_garden.evaluation.linear_probe_callback import LinearProbeCallback
 from model_garden.evaluation.real import evaluate_real, real_accuracy
 from model_garden.evaluation.real_metric import RealAccuracy
 from model_garden.evaluation.video_pmk import pm_k_accuracy
 from model_garden.evaluation.retrieval import RetrievalEvaluator
 from model_garden.evaluation.zero_shot import ZeroShotEvaluator
-from model_garden.evaluation.zero_shot_callback import ZeroShotCallback
 from model_garden.evaluation.gan_evaluator import GanEvaluator
-from model_garden.evaluation.gan_samples import GanSamplesCallback
+from model_garden.evaluation.gan_samples import GanSamples
+from model_garden.evaluation.common import EvaluatorCallback, ScheduledEvaluator, build_evaluators, run_evaluator

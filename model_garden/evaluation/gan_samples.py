@@ -1,15 +1,16 @@
-"""Grids of generated images: a PNG per evaluation and a TensorBoard image summary (a fit callback)."""
+"""Grids of generated images: a PNG per evaluation and a TensorBoard image summary (`gan_samples`)."""
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Optional
+from typing import Dict, Optional
 
-import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
+
+from model_garden.evaluation.registry import register
 
 
 def image_grid(images, columns: Optional[int] = None) -> np.ndarray:
@@ -28,55 +29,57 @@ def image_grid(images, columns: Optional[int] = None) -> np.ndarray:
   return grid
 
 
-class GanSamplesCallback(keras.callbacks.Callback):
-  """Writes a grid of samples from fixed latents every `every_steps` generator steps (at epoch ends).
+class GanSamples:
+  """Writes a grid of samples from fixed latents (the `gan_samples` evaluator): a PNG and a TensorBoard image.
 
-  `samples/step_{step:08d}.png` under `directory` (PIL) and an image summary `samples` in `logdir`
-  (TensorBoard). The same latents (and labels: class i % label_classes) are used every time, so the grids
-  show how one set of samples evolves. The generator is `objective.sampling_generator()`: the EMA
-  generator if the GAN keeps one.
+  `samples/step_{step:08d}.png` under the training workdir (PIL) and an image summary `samples` in
+  `workdir/tensorboard/samples`. The same latents (and labels: class i % label_classes) are used every time,
+  so the grids show how one set of samples evolves. The trainer runs it on the GAN's sampling generator (the
+  EMA generator if the GAN keeps one), every `every_steps` of its `config.evals` entry and at the end.
 
   Args:
-    directory: where `samples/*.png` go (None: no PNG).
-    logdir: TensorBoard directory (None: no summary).
     num_samples: images per grid (a square number gives a square grid).
-    every_steps: period in generator steps (0: every epoch end).
     seed: seed of the fixed latents.
+    directory: where `samples/*.png` go when the trainer gives no workdir (None: no PNG).
 
   Example:
-    >>> gan.fit(ds, epochs=10, steps_per_epoch=100,
-    ...         callbacks=[GanSamplesCallback("workdir", "workdir/tensorboard", every_steps=500)])
+    >>> config.evals.samples = dict(type="gan_samples", every_steps=2000, num_samples=64)
+    >>> GanSamples(num_samples=16).run(generator, step=0, workdir="/tmp/run")   # writes samples/step_00000000.png
   """
 
-  def __init__(self, directory: Optional[str], logdir: Optional[str] = None, num_samples: int = 64,
-               every_steps: int = 0, seed: int = 0):
-    super().__init__()
-    self.directory, self.logdir = directory, logdir
-    self.num_samples, self.every_steps, self.seed = int(num_samples), int(every_steps), int(seed)
-    self._writer = None
+  def __init__(self, num_samples: int = 64, seed: int = 0, directory: Optional[str] = None):
+    self.num_samples, self.seed, self.directory = int(num_samples), int(seed), directory
+    self._writers = {}
     self.last_path = None
 
-  def samples(self):
-    generator = self.model.sampling_generator() if hasattr(self.model, "sampling_generator") else self.model
+  def samples(self, generator) -> np.ndarray:
+    """The fixed latents' samples, float32 (n, h, w, c) in [-1, 1]."""
     z = generator.sample_latents(self.num_samples, self.seed)
     labels = None
     if getattr(generator, "label_classes", 0):
       labels = tf.range(self.num_samples) % generator.label_classes
     return tf.cast(generator(z, labels=labels, training=False), tf.float32).numpy()
 
-  def on_epoch_end(self, epoch, logs=None):
-    step = int(self.model.optimizer.iterations.numpy())
-    if self.every_steps and step % self.every_steps:
-      return
-    grid = image_grid(self.samples())
-    if self.directory:
-      folder = os.path.join(self.directory, "samples")
+  def run(self, generator, step: Optional[int] = None, workdir: Optional[str] = None) -> Dict[str, float]:
+    step = int(step or 0)
+    grid = image_grid(self.samples(generator))
+    directory = workdir or self.directory
+    if directory:
+      folder = os.path.join(directory, "samples")
       os.makedirs(folder, exist_ok=True)
       self.last_path = os.path.join(folder, f"step_{step:08d}.png")
       Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(self.last_path)
-    if self.logdir:
-      if self._writer is None:
-        self._writer = tf.summary.create_file_writer(os.path.join(self.logdir, "samples"))
-      with self._writer.as_default():
+    if workdir:
+      logdir = os.path.join(workdir, "tensorboard", "samples")
+      if logdir not in self._writers:
+        self._writers[logdir] = tf.summary.create_file_writer(logdir)
+      with self._writers[logdir].as_default():
         tf.summary.image("samples", grid[None], step=step)
-      self._writer.flush()
+      self._writers[logdir].flush()
+    return {}
+
+
+@register("gan_samples")
+def gan_samples(*, num_samples: int = 64, seed: int = 0, directory: Optional[str] = None) -> GanSamples:
+  """Spec factory: `gan_samples(num_samples=64)`; a grid of fixed-latent samples per run."""
+  return GanSamples(num_samples=num_samples, seed=seed, directory=directory)

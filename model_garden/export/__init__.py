@@ -8,5 +8,5 @@ from model_garden.export.serving import (SERVE_BYTES, SERVE_FLOAT, SERVE_UINT8, 
                                          SIGNATURE_NAMES, decode_and_preprocess, export_classifier,
                                          preprocess_uint8)
 from model_garden.export.workdir import (CONFIG_FILE, MODEL_FILE, export_workdir, read_export_config,
-                                         write_export_config)
+                                         write_export_config, write_two_towers_export_config)
 from model_garden.export.lit_serving import export_lit

@@ -36,7 +36,6 @@ from typing import Callable, Dict, Optional, Sequence
 import keras
 import tensorflow as tf
 
-import model_garden  # noqa: F401  Registers the serialisables before anything loads a model.
 
 SERVE_BYTES = "serve_bytes"
 SERVE_UINT8 = "serve_uint8"

@@ -2,12 +2,15 @@
 
 A workdir that can be exported holds two files, both written by `python -m model_garden.train`:
 
-  DIR/model.keras   the trained network (`keras.saving.load_model` after `import model_garden`);
-  DIR/export.json   {"image_size": int, "class_names": [str, ...] | null,
-                     "activation": "softmax" | "sigmoid"}
-                    and optionally "resize_method" (default "bilinear", the eval resize's method).
+  DIR/model.keras   the trained network (`keras.saving.load_model` after `import model_garden.models`);
+  DIR/export.json   a classifier's: {"image_size": int, "class_names": [str, ...] | null,
+                                     "activation": "softmax" | "sigmoid"}
+                    and optionally "resize_method" (default "bilinear", the eval resize's method);
+                    a two-tower (LiT) model's: {"kind": "two_towers", "image_size": int,
+                                                "tokenizer": vocabulary, "templates": prompt set}.
 
-`write_export_config` writes the JSON (for the trainer); `export_workdir` reads both and exports.
+`write_export_config` / `write_two_towers_export_config` write the JSON (for the trainer); `export_workdir`
+reads both and exports (a classifier SavedModel, or the LiT SavedModel of `export/lit_serving.py`).
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from typing import Any, Dict, Optional, Sequence
 
 import keras
 
-import model_garden  # noqa: F401  Registers the serialisables that load_model needs.
+import model_garden.models  # noqa: F401  Registers the networks' serialisables that load_model needs.
 from model_garden.export import serving
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "export.json"
 _REQUIRED_KEYS = ("image_size", "class_names", "activation")
+TWO_TOWERS = "two_towers"
 _WRITER = "python -m model_garden.train --workdir={workdir} ..."
 
 
@@ -57,6 +61,27 @@ def write_export_config(workdir, *, image_size: int, class_names: Optional[Seque
   return path
 
 
+def write_two_towers_export_config(workdir, *, image_size: int, tokenizer: str,
+                                   templates: str = "class_name_only", resize_method: str = "bilinear") -> str:
+  """Writes `workdir/export.json` of a two-tower (LiT) run: what `export_lit` needs beside `model.keras`.
+
+  Args:
+    workdir: the training workdir.
+    image_size: the image tower's input side.
+    tokenizer: the training vocabulary (a `.model` / vocab file path, or a shipped name like "mg_shapes_sp").
+    templates: the zero-shot prompt templates the SavedModel's `zero_shot` signature uses.
+    resize_method: the `tf.image.resize` method of the eval preprocessing.
+  """
+  config = {"kind": TWO_TOWERS, "image_size": int(image_size), "tokenizer": str(tokenizer),
+            "templates": templates, "resize_method": resize_method}
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, CONFIG_FILE)
+  with open(path, "w") as f:
+    json.dump(config, f, indent=2)
+    f.write("\n")
+  return path
+
+
 def _require(path: pathlib.Path, workdir: pathlib.Path, what: str) -> None:
   if not path.is_file():
     raise FileNotFoundError(
@@ -75,6 +100,13 @@ def read_export_config(workdir) -> Dict[str, Any]:
     raise ValueError(f"{path} is not valid JSON ({e}).") from None
   if not isinstance(config, dict):
     raise ValueError(f"{path} must hold a JSON object with keys {_REQUIRED_KEYS}, got {config!r}.")
+  if config.get("kind") == TWO_TOWERS:
+    missing = [k for k in ("image_size", "tokenizer") if k not in config]
+    if missing:
+      raise ValueError(f"{path} (a two-tower export) lacks the keys {missing}.")
+    config.setdefault("templates", "class_name_only")
+    config.setdefault("resize_method", "bilinear")
+    return config
   missing = [k for k in _REQUIRED_KEYS if k not in config]
   if missing:
     raise ValueError(f"{path} lacks the keys {missing}; expected {_REQUIRED_KEYS} (class_names may be "
@@ -128,6 +160,10 @@ def export_workdir(workdir, output, version: Optional[int] = None, overwrite: bo
     raise ValueError(f"{target} is not empty; choose a new --version (TF-Serving versions should not "
                      "change once served) or pass --overwrite.")
   model = keras.saving.load_model(model_path)
+  if config.get("kind") == TWO_TOWERS:
+    from model_garden.export.lit_serving import export_lit  # pylint: disable=g-import-not-at-top
+    return export_lit(model, target, tokenizer=config["tokenizer"], templates=config["templates"],
+                      image_size=config["image_size"], resize_method=config["resize_method"], verbose=verbose)
   return serving.export_classifier(model, target, image_size=config["image_size"],
                                    class_names=config["class_names"], activation=config["activation"],
                                    resize_method=config["resize_method"], verbose=verbose)

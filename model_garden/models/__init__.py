@@ -4,7 +4,7 @@ Models import only `layers/` and `registry`; they know nothing of data, objectiv
 """
 
 from model_garden.models.image_model import ImageModel
-from model_garden.models.registry import MODELS, get, names, register
+from model_garden.models.registry import MODELS, get, input_shape, names, register
 from model_garden.models.resnet_small import ResNetSmall
 from model_garden.models.weights import WeightsMismatchError, load_weights
 from model_garden.models.mixer import MlpMixer, mixer_param_count

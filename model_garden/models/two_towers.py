@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import keras
 import numpy as np
@@ -13,39 +12,17 @@ from keras import ops
 
 from model_garden.models import bert_encoder as _bert_encoder  # noqa: F401  (registers the text towers)
 from model_garden.models import text_transformer as _text_transformer  # noqa: F401
-from model_garden.models.image_model import ImageModel
-from model_garden.models.registry import MODELS, register
-from model_garden.models.weights import WeightsMismatchError
-from model_garden.registry import parse_spec
+from model_garden.models.registry import MODELS, input_shape, register
+from model_garden.registry import Spec, spec_call
 
 IMAGE_TOWER, TEXT_TOWER = "img", "txt"
 NORM_EPSILON = 1e-8  # big_vision: z / (||z|| + 1e-8).
 DEFAULT_TEXT = "text_transformer(variant='B', vocab_size=32000, max_len=16)"
 
-# Loaders of tower weights by file suffix: fn(tower, path, subtree) -> None. `.keras` is handled here; the
-# converters register `.npz` (model_garden/convert/lit.py), which models/ may not import.
-TOWER_LOADERS: Dict[str, Callable] = {}
-
-
-def register_tower_loader(suffix: str):
-  """Decorator registering `fn(tower, path, subtree)` that loads a checkpoint file ending in `suffix`."""
-  def decorator(fn):
-    TOWER_LOADERS[suffix] = fn
-    return fn
-  return decorator
-
-
 def l2_normalize(z):
   """big_vision's normalisation: z / (||z|| + 1e-8), in float32."""
   z = ops.cast(z, "float32")
   return z / (ops.sqrt(ops.sum(ops.square(z), axis=-1, keepdims=True)) + NORM_EPSILON)
-
-
-def _input_shape(tower) -> tuple:
-  if hasattr(tower, "max_len") and not isinstance(tower, ImageModel):
-    return (None, int(tower.max_len))
-  size = getattr(tower, "image_size", None) or 224
-  return (None, size, size, 3)
 
 
 def as_tower(model: keras.Model, name: str) -> keras.Model:
@@ -59,75 +36,9 @@ def as_tower(model: keras.Model, name: str) -> keras.Model:
     return model
   clone = type(model).from_config({**model.get_config(), "name": name})
   if model.built:
-    clone.build(_input_shape(model))
+    clone.build(input_shape(model))
     clone.set_weights(model.get_weights())
   return clone
-
-
-def tower_variables(model: keras.Model) -> Dict[str, keras.Variable]:
-  """The model's variables by path relative to the model: `lit/img/embedding/kernel` -> `embedding/kernel`."""
-  out = {}
-  for v in model.weights:
-    parts = v.path.split("/")
-    rest = parts[parts.index(model.name) + 1:] if model.name in parts[:-1] else parts[1:]
-    out["/".join(rest)] = v
-  return out
-
-
-def copy_tower_weights(tower: keras.Model, source: keras.Model, source_name: str = "source") -> None:
-  """Copies `source`'s weights into `tower` by relative path; a head of another shape (or none) is skipped.
-
-  Raises:
-    WeightsMismatchError: listing body variables that are missing, unexpected or mis-shaped.
-  """
-  target, src = tower_variables(tower), tower_variables(source)
-  is_head = lambda path: path.startswith("head/")
-  missing = sorted(p for p in target if p not in src and not is_head(p))
-  unexpected = sorted(p for p in src if p not in target and not is_head(p))
-  misshaped = sorted(f"{p}: saved {tuple(src[p].shape)} vs tower {tuple(v.shape)}" for p, v in target.items()
-                     if p in src and not is_head(p) and tuple(src[p].shape) != tuple(v.shape))
-  if missing or unexpected or misshaped:
-    lines = [f"The weights of {source_name} do not fit the {tower.name!r} tower "
-             f"({type(tower).__name__}); only the head may differ."]
-    for title, items in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
-      if items:
-        lines.append(f"  {title} ({len(items)}): " + ", ".join(items[:12]) + (" ..." if len(items) > 12 else ""))
-    lines.append("  Build the tower with the architecture that was saved (or leave the tower spec out to take "
-                 "it from the .keras file).")
-    raise WeightsMismatchError("\n".join(lines))
-  for path, variable in target.items():
-    if path in src and tuple(src[path].shape) == tuple(variable.shape):
-      variable.assign(src[path])
-
-
-def _saved_tower(path: str, name: str) -> keras.Model:
-  """The model in a `.keras` file; for a saved two-tower model, its `name` tower."""
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"No tower checkpoint {path!r}.")
-  model = keras.saving.load_model(path, compile=False)
-  if isinstance(model, TwoTowers):
-    model = getattr(model, name)
-  return model
-
-
-def load_tower(tower: keras.Model, source: str) -> None:
-  """Loads `source` into a built tower: a package `.keras` file (any model, or a saved two-tower model's
-  tower of the same name) or an official checkpoint such as "lit.npz:img" (needs the converters)."""
-  path, _, subtree = source.partition(".npz:")
-  if subtree or source.endswith(".npz"):
-    path = path + ".npz" if subtree else source
-    if ".npz" not in TOWER_LOADERS:
-      import importlib  # pylint: disable=g-import-not-at-top
-      importlib.import_module("model_garden.convert")  # Registers the .npz loader (convert/lit.py).
-    if ".npz" not in TOWER_LOADERS:
-      raise ValueError(f"No .npz tower loader is registered, so {source!r} cannot be loaded; import "
-                       "model_garden.convert.lit.")
-    TOWER_LOADERS[".npz"](tower, path, subtree or None)
-    return
-  if not source.endswith(".keras"):
-    raise ValueError(f"A tower init is a package .keras file or an official .npz checkpoint (optionally "
-                     f"'file.npz:img'), got {source!r}.")
-  copy_tower_weights(tower, _saved_tower(source, tower.name), source_name=source)
 
 
 @keras.saving.register_keras_serializable("model_garden")
@@ -159,8 +70,9 @@ class TwoTowers(keras.Model):
 
   Example:
     >>> lit = model_garden.models.get(
-    ...     "two_towers(image='vit(variant=\\'B/16\\', image_size=224)', image_init='vit_b16.keras', "
+    ...     "two_towers(image='vit(variant=\\'B/16\\', image_size=224)', "
     ...     "text='text_transformer(variant=\\'B\\', vocab_size=32000, max_len=16)', out_dim=(None, 768))")
+    >>> model_garden.models.load_weights(lit.img, "vit_b16.keras", skip="head/.*")  # a pretrained image tower
     >>> zimg = lit.embed_images(images)          # (batch, 768), unit norm
     >>> ztxt = lit.embed_texts(tokens)           # (batch, 768), unit norm
     >>> logits = lit.temperature * zimg @ ztxt.T
@@ -185,13 +97,13 @@ class TwoTowers(keras.Model):
   def build(self, input_shape=None):
     if self.built:
       return
-    image_shape = _input_shape(self.img)
+    image_shape = input_shape(self.img)
     if input_shape is not None and not isinstance(input_shape, dict) and len(input_shape) == 4:
       image_shape = (None,) + tuple(input_shape[1:])
     if not self.img.built:
       self.img.build(image_shape)
     if not self.txt.built:
-      self.txt.build(_input_shape(self.txt))
+      self.txt.build(input_shape(self.txt))
     self.t = self.add_weight(name="t", shape=(1,), dtype="float32", trainable=True,
                              initializer=keras.initializers.Constant(math.log(self.temperature_init)))
     self.b = None
@@ -285,32 +197,30 @@ def _pair(out_dim) -> Tuple[Optional[int], Optional[int]]:
   return out_dim[0], out_dim[1]
 
 
-def _tower_from_spec(spec: Optional[str], init: Optional[str], num_classes: Optional[int], name: str,
-                     what: str) -> keras.Model:
-  """Builds a tower from a spec (or from its `.keras` init's config), with a head of `num_classes`."""
+def _tower_from_spec(spec, num_classes: Optional[int], name: str) -> keras.Model:
+  """Builds a tower from a spec (string or mapping) with a head of `num_classes` (0: none)."""
   head = int(num_classes or 0)
-  if spec is None:
-    if not init or not init.endswith(".keras"):
-      raise ValueError(f"two_towers needs `{what}` (a model spec) unless `{what}_init` is a .keras file "
-                       "whose architecture it then takes.")
-    saved = _saved_tower(init, name)
-    config = {**saved.get_config(), "num_classes": head, "name": name}
-    if "head_zeroinit" in config and head:
-      config["head_zeroinit"] = False
-    tower = type(saved).from_config(config)
-  else:
-    spec_name, args, kwargs = parse_spec(spec)
-    overrides = {"num_classes": head}
-    factory = MODELS.lookup(spec_name)
-    if head and "head_zeroinit" in inspect.signature(factory).parameters and "head_zeroinit" not in kwargs:
-      overrides["head_zeroinit"] = False  # LiT's configs: a zero head would give zero embeddings.
-    made = MODELS.get(spec, **overrides)
-    tower = type(made).from_config({**made.get_config(), "name": name})
-  tower.build(_input_shape(tower))
-  _redraw_zero_head(tower)
-  if init:
-    load_tower(tower, init)
-  return tower
+  spec_name, _, kwargs = spec_call(spec)
+  overrides = {"num_classes": head}
+  factory = MODELS.lookup(spec_name)
+  if head and "head_zeroinit" in inspect.signature(factory).parameters and "head_zeroinit" not in kwargs:
+    overrides["head_zeroinit"] = False  # LiT's configs: a zero head would give zero embeddings.
+  made = MODELS.get(spec, **overrides)
+  return type(made).from_config({**made.get_config(), "name": name})
+
+
+def make_two_towers(image_model: keras.Model, text_model: keras.Model, temperature_init: float = 10.0,
+                    bias_init: Optional[float] = None) -> "TwoTowers":
+  """A `TwoTowers` of two networks, built, with any all-zero head redrawn (see `_redraw_zero_head`)."""
+  towers = []
+  for model in (image_model, text_model):
+    if not model.built:
+      model.build(input_shape(model))
+    _redraw_zero_head(model)
+    towers.append(model)
+  lit = TwoTowers(towers[0], towers[1], temperature_init=temperature_init, bias_init=bias_init)
+  lit.build()
+  return lit
 
 
 def _redraw_zero_head(tower) -> None:
@@ -326,24 +236,22 @@ def _redraw_zero_head(tower) -> None:
 
 
 @register("two_towers")
-def two_towers(*, image: Optional[str] = None, text: Optional[str] = DEFAULT_TEXT,
-               out_dim: Union[int, Sequence[Optional[int]], None] = 128, image_init: Optional[str] = None,
-               text_init: Optional[str] = None, temperature_init: float = 10.0,
-               bias_init: Optional[float] = None) -> TwoTowers:
+def two_towers(*, image: Spec, text: Spec = DEFAULT_TEXT, out_dim: Union[int, Sequence[Optional[int]], None] = 128,
+               temperature_init: float = 10.0, bias_init: Optional[float] = None) -> TwoTowers:
   """Spec factory: `two_towers(image="vit(...)", text="text_transformer(...)", out_dim=(None, 64), ...)`.
 
+  Weights come from elsewhere: the trainer's `config.networks.<tower>.init`, or `model_garden.convert` /
+  `models.load_weights` on the returned model's `img` and `txt` towers.
+
   Args:
-    image: the image tower's model spec; None to take the architecture of `image_init` (a .keras file).
-    text: the text tower's model spec; None to take the architecture of `text_init`.
+    image: the image tower's model spec (a string, or a mapping with "name").
+    text: the text tower's model spec.
     out_dim: head sizes (big_vision's `out_dim`): an int for both towers, or an (image, text) pair where
       None means no head (the tower's pre-logits are the embedding). It sets each tower's `num_classes`.
-    image_init, text_init: pretrained weights: a package `.keras` file (a classifier: its head is dropped
-      when the tower's head differs; or a saved two-tower model: its tower of the same name), or an
-      official checkpoint "file.npz:img" / "file.npz:txt" (needs `model_garden.convert`).
     temperature_init: initial temperature (LiT: 10).
     bias_init: SigLIP's initial logit bias (e.g. -10); None without.
   """
   image_dim, text_dim = _pair(out_dim)
-  img = _tower_from_spec(image, image_init, image_dim, IMAGE_TOWER, "image")
-  txt = _tower_from_spec(text, text_init, text_dim, TEXT_TOWER, "text")
-  return TwoTowers(img, txt, temperature_init=temperature_init, bias_init=bias_init)
+  img = _tower_from_spec(image, image_dim, IMAGE_TOWER)
+  txt = _tower_from_spec(text, text_dim, TEXT_TOWER)
+  return make_two_towers(img, txt, temperature_init=temperature_init, bias_init=bias_init)

@@ -28,7 +28,8 @@ def load_weights(model: keras.Model, source, skip: Optional[str] = None, strict:
     model: the built target network.
     source: a keras.Model or the path of a `.keras` file saved by model_garden.
     skip: regex (re.fullmatch on the relative path) of target variables to leave as initialised, e.g.
-      "head/.*" to re-initialise the head on transfer (big_vision's `dont_load`).
+      "head/.*" to re-initialise the head on transfer (big_vision's `dont_load`); source variables it
+      matches are ignored too (a classifier's head when the target has none).
     strict: raise WeightsMismatchError when any variable is missing, unexpected or mis-shaped.
 
   Returns:
@@ -43,7 +44,8 @@ def load_weights(model: keras.Model, source, skip: Optional[str] = None, strict:
   skipped = [p for p in target if skip and re.fullmatch(skip, p)]
   wanted = {p: v for p, v in target.items() if p not in skipped}
   missing = sorted(p for p in wanted if p not in src)
-  unexpected = sorted(p for p in src if p not in target)
+  # The source's own variables that `skip` matches (a classifier's head) are not wanted either.
+  unexpected = sorted(p for p in src if p not in target and not (skip and re.fullmatch(skip, p)))
   misshaped = sorted(f"{p}: saved {tuple(src[p].shape)} vs model {tuple(v.shape)}"
                      for p, v in wanted.items() if p in src and tuple(src[p].shape) != tuple(v.shape))
   if strict and (missing or unexpected or misshaped):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import keras
 import tensorflow as tf
 
+from model_garden.objectives import common
 from model_garden.objectives.objective import Objective, register
 
 _LOSSES = ("softmax_xent", "sigmoid_xent")
@@ -56,9 +55,12 @@ class Classification(Objective):
     self.seed = int(seed)
     self.seed_generator = keras.random.SeedGenerator(seed, name="mixup_seed")
 
-  def _targets(self, labels, num_classes):
+  def _targets(self, labels, images):
     if labels.shape.rank == 1:
+      num_classes = getattr(self.network, "num_classes", None) or self.network.compute_output_spec(
+          keras.KerasTensor((1,) + tuple(images.shape[1:]))).shape[-1]
       labels = tf.one_hot(tf.cast(labels, tf.int32), num_classes)
+    num_classes = labels.shape[-1]
     labels = tf.cast(labels, tf.float32)
     if self.label_smoothing:
       labels = labels * (1.0 - self.label_smoothing) + self.label_smoothing / num_classes
@@ -75,23 +77,19 @@ class Classification(Objective):
 
   def compute_losses(self, batch, training):
     images = batch["image"]
-    logits = self.network(images, training=training)
-    logits = tf.cast(logits, tf.float32)
-    labels = self._targets(batch["labels"], logits.shape[-1])
+    labels = self._targets(batch["labels"], images)
     if training and self.mixup_alpha > 0:
+      # One forward pass on the mixed batch; the mixing ratio is >= 0.5, so each mixed image is dominated by
+      # its original and training accuracy is counted against the original labels.
       images, labels = self._mixup(images, labels)
-      logits = tf.cast(self.network(images, training=training), tf.float32)
+    logits = tf.cast(self.network(images, training=training), tf.float32)
     if self.loss_type == "softmax_xent":
       per_example = -tf.reduce_sum(labels * tf.nn.log_softmax(logits), axis=-1)
     else:
       per_example = tf.reduce_sum(
           tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1)
     xent = tf.reduce_mean(per_example)
-    l2 = tf.constant(0.0)
-    if self.weight_decay:
-      decayed = [v for v in self.network.trainable_variables if re.search(self.decay_regex, v.path)]
-      l2 = 0.5 * self.weight_decay * tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32)))
-                                               for v in decayed])
+    l2 = common.l2_penalty(self.network.trainable_variables, self.weight_decay, self.decay_regex)
     return {"loss": xent + l2, "xent": xent, "l2": l2}, {"logits": logits}
 
   def update_metrics(self, batch, outputs):

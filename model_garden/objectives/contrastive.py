@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import keras
 import tensorflow as tf
 
+from model_garden.models.two_towers import make_two_towers
 from model_garden.objectives.objective import Objective, register
 
 LOSSES = ("softmax", "sigmoid")
@@ -87,9 +90,9 @@ class Contrastive(Objective):
     loss: "softmax" (bidirectional, LiT/CLIP) or "sigmoid" (SigLIP).
 
   Example:
-    >>> lit = model_garden.models.get("two_towers(image=..., image_init='vit.keras', text=..., "
-    ...                               "out_dim=(None, 64))")
-    >>> objective = model_garden.objectives.get("contrastive", network=lit)
+    >>> image = model_garden.models.get("vit(variant='Ti/16', num_classes=0, image_size=32)")
+    >>> text = model_garden.models.get("text_transformer(variant='Ti', vocab_size=256, max_len=16, num_classes=192)")
+    >>> objective = model_garden.objectives.get("contrastive", image=image, text=text)
     >>> objective.compile(optimizer=model_garden.optimizers.make(
     ...     {"name": "adam", "lr": 1e-3, "frozen": "img/.*"}, total_steps=1000))
     >>> objective.fit(image_text_batches, epochs=10, steps_per_epoch=100)
@@ -97,6 +100,7 @@ class Contrastive(Objective):
 
   loss_names = ("loss",)
   metric_names = ("i2t_accuracy", "t2i_accuracy", "temperature")
+  export_kind = "two_towers"
 
   def __init__(self, network, loss: str = "softmax", **kwargs):
     if loss not in LOSSES:
@@ -138,10 +142,15 @@ class Contrastive(Objective):
     return {"i2t_accuracy": accuracy(outputs["logits_i2t"]), "t2i_accuracy": accuracy(outputs["logits_t2i"]),
             "temperature": outputs["t"]}
 
+  @property
+  def networks(self):
+    return {"image": self.network.img, "text": self.network.txt}
+
   def build_for_training(self, image_shape=None):
-    # The two-tower network builds both towers from its own sizes; the image shape is optional.
-    super().build_for_training(image_shape or (None, self.network.image_size or 224,
-                                               self.network.image_size or 224, 3))
+    # The two-tower network builds both towers from their own sizes.
+    if not self.network.built:
+      self.network.build(image_shape)
+    super().build_for_training(image_shape)
 
   def get_config(self):
     config = super().get_config()
@@ -149,7 +158,21 @@ class Contrastive(Objective):
     return config
 
 
-@register("contrastive")
-def contrastive(*, network, loss: str = "softmax") -> Contrastive:
-  """Spec factory: `contrastive(loss='softmax')` (LiT) or `contrastive(loss='sigmoid')` (SigLIP)."""
+@register("contrastive", networks=("image", "text"))
+def contrastive(*, image: Optional[keras.Model] = None, text: Optional[keras.Model] = None,
+                network: Optional[keras.Model] = None, loss: str = "softmax", temperature_init: float = 10.0,
+                bias_init: Optional[float] = None) -> Contrastive:
+  """Spec factory: `contrastive(loss='softmax')` (LiT) or `contrastive(loss='sigmoid', bias_init=-10.0)` (SigLIP).
+
+  Takes the image and text towers (`image=`, `text=`: the trainer's `config.networks.image` / `.text`) and
+  joins them in a `TwoTowers` with a learned temperature (and SigLIP's bias), or an existing `TwoTowers` as
+  `network=`.
+  """
+  if network is None:
+    if image is None or text is None:
+      raise ValueError("contrastive needs an image and a text tower (image=..., text=...) or a TwoTowers "
+                       "(network=...).")
+    network = make_two_towers(image, text, temperature_init=temperature_init, bias_init=bias_init)
+  elif image is not None or text is not None:
+    raise ValueError("Pass the towers (image=..., text=...) or a TwoTowers (network=...), not both.")
   return Contrastive(network, loss=loss)

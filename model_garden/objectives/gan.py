@@ -34,9 +34,9 @@ class GAN(Objective):
   matter through D's batch norm); here the G step reuses the last slice. compare_gan's "training steps"
   count D steps; `g_optimizer.iterations` (the Keras step) counts G steps, `d_optimizer.iterations` D steps.
 
-  Variants (`SSGAN`, `S3GAN`) override hooks rather than the step: `_adversarial_losses` (the losses and
-  logs of the one D call of a step), `_heads` / `_build_heads` (auxiliary layers on D's features, built in
-  `build_for_training` and trained by `d_optimizer`) and `_penalty`.
+  Variants (`SSGAN`, `S3GAN`) override public hooks rather than the step: `adversarial_losses` (the losses and
+  logs of the one D call of a step), `heads` / `build_heads` (auxiliary layers on D's features, built in
+  `build_for_training` and trained by `d_optimizer`) and `compute_penalty`.
 
   Randomness (z, sampled labels, penalty draws) is stateless, seeded by (seed, G step, D sub-step, stream,
   replica): a run resumed from a checkpoint draws what the uninterrupted run would have drawn.
@@ -63,6 +63,8 @@ class GAN(Objective):
     fit_label_distribution: fakes get the real batch's labels instead of uniform ones.
     seed: seed of all random draws.
     image_key, label_key: batch keys.
+    standing_stats_samples: samples over which the sampling generator's batch-norm statistics are re-estimated
+      before evaluation and export (BigGAN's standing statistics; 0: off).
 
   Example:
     >>> g = model_garden.models.get("sndcgan_generator(image_size=32)")
@@ -75,11 +77,13 @@ class GAN(Objective):
   """
 
   loss_names = ("d_loss", "g_loss", "penalty", "d_real", "d_fake")
+  optimizer_names = ("generator", "discriminator")
+  export_kind = "generator"
 
   def __init__(self, network=None, discriminator=None, generator=None, loss: str = "non_saturating",
                penalty: str = "none", penalty_weight: float = 1.0, n_disc: int = 1, ema_decay: float = 0.0,
                ema_start_step: int = 0, fit_label_distribution: bool = False, seed: int = 0,
-               image_key: str = "image", label_key: str = "label", **kwargs):
+               image_key: str = "image", label_key: str = "label", standing_stats_samples: int = 0, **kwargs):
     if generator is not None and network is not None and generator is not network:
       raise ValueError("Pass the generator once: GAN(generator=..., discriminator=...).")
     generator = generator if generator is not None else network
@@ -103,6 +107,7 @@ class GAN(Objective):
     self.ema_decay, self.ema_start_step = float(ema_decay), int(ema_start_step)
     self.fit_label_distribution, self.seed = bool(fit_label_distribution), int(seed)
     self.image_key, self.label_key = image_key, label_key
+    self.standing_stats_samples = int(standing_stats_samples)
     self.loss_fn, self.penalty_fn = LOSSES[loss], PENALTIES[penalty]
     self.generator_ema = None
     if self.ema_decay:
@@ -124,6 +129,37 @@ class GAN(Objective):
   def conditional(self) -> bool:
     return self.generator.label_classes > 0
 
+  # -- What the trainer asks of every objective -------------------------------------------------------------
+  @property
+  def networks(self):
+    return {"generator": self.generator, "discriminator": self.discriminator}
+
+  @property
+  def nan_keys(self):
+    return ("d_loss", "g_loss")
+
+  def evaluated_network(self):
+    """The generator to sample from (`sampling_generator` with this GAN's `standing_stats_samples`)."""
+    return self.sampling_generator(standing_stats_samples=self.standing_stats_samples)
+
+  def exported_models(self):
+    """model.keras: the sampling generator; generator.keras: the trained generator, when they differ."""
+    sampler = self.evaluated_network()
+    files = {"model.keras": sampler}
+    if sampler is not self.generator:
+      files["generator.keras"] = self.generator
+    return files
+
+  def optimizer_steps(self, name, total_steps):
+    """The discriminator's optimizer steps n_disc times per (generator) training step."""
+    return total_steps * self.n_disc if name == "discriminator" else total_steps
+
+  def compile_with(self, optimizers, **kwargs):
+    if set(optimizers) != set(self.optimizer_names):
+      raise ValueError(f"{type(self).__name__} takes the optimizers {self.optimizer_names}; got "
+                       f"{sorted(map(str, optimizers))}.")
+    self.compile(d_optimizer=optimizers["discriminator"], g_optimizer=optimizers["generator"], **kwargs)
+
   # -- Keras API -----------------------------------------------------------------------------------------------
   def compile(self, d_optimizer=None, g_optimizer=None, optimizer=None, auto_scale_loss: bool = True, **kwargs):
     """`compile(d_optimizer=..., g_optimizer=...)`: one optimizer per network (build them in strategy scope).
@@ -132,7 +168,8 @@ class GAN(Objective):
     """
     if optimizer is not None or d_optimizer is None or g_optimizer is None:
       raise ValueError("A GAN has two optimizers: compile(d_optimizer=..., g_optimizer=...), not "
-                       "compile(optimizer=...). The trainer builds them from config.optimizers.d and .g.")
+                       "compile(optimizer=...). The trainer builds them from config.optimizers.discriminator and "
+                       ".generator.")
     if d_optimizer is g_optimizer:
       raise ValueError("d_optimizer and g_optimizer must be different optimizer instances (an optimizer "
                        "only updates the variables it was built for).")
@@ -166,10 +203,10 @@ class GAN(Objective):
         self.generator_ema.build()
         for target, source in zip(self.generator_ema.weights, g.weights):
           target.assign(source)
-      self._build_heads()
+      self.build_heads()
       self.built = True
       if self.d_optimizer is not None and not self.d_optimizer.built:
-        self.d_optimizer.build(self._discriminator_variables())
+        self.d_optimizer.build(self.discriminator_variables())
       if self.optimizer is not None and not self.optimizer.built:
         self.optimizer.build(filter_trainable(self.optimizer, g.trainable_variables))
 
@@ -204,7 +241,7 @@ class GAN(Objective):
       return real_labels
     return self.generator.one_hot(self.generator.sample_labels(batch_size, self._step_seed(sub_step, _LABELS)))
 
-  def _discriminate(self, real, fake, real_labels, fake_labels, training):
+  def discriminate(self, real, fake, real_labels, fake_labels, training):
     """One discriminator call on concat(real, fake); returns the (real, fake) logits in float32."""
     images = tf.concat([tf.cast(real, tf.float32), tf.cast(fake, tf.float32)], axis=0)
     labels = None
@@ -214,27 +251,27 @@ class GAN(Objective):
     return tf.split(logits, 2, axis=0)
 
   # -- Hooks of the variants (SSGAN, S3GAN) ------------------------------------------------------------------
-  def _heads(self):
+  def heads(self):
     """Layers the objective owns beside the discriminator, trained by `d_optimizer` (auxiliary heads)."""
     return []
 
-  def _build_heads(self):
-    """Builds `_heads()` (called by `build_for_training` inside the strategy scope)."""
+  def build_heads(self):
+    """Builds `heads()` (called by `build_for_training` inside the strategy scope)."""
 
-  def _discriminator_variables(self):
+  def discriminator_variables(self):
     """The variables `d_optimizer` trains: the discriminator's and the heads', less the frozen ones."""
     variables = list(self.discriminator.trainable_variables)
-    for head in self._heads():
+    for head in self.heads():
       variables += list(head.trainable_variables)
     return filter_trainable(self.d_optimizer, variables)
 
-  def _add_log_trackers(self, names):
+  def add_log_trackers(self, names):
     """Adds an epoch-mean tracker per extra logged term (call from a variant's __init__)."""
     for name in names:
       if name not in self._trackers:
         self._trackers[name] = keras.metrics.Mean(name=name)
 
-  def _adversarial_losses(self, real, fake, real_labels, fake_labels, training):
+  def adversarial_losses(self, real, fake, real_labels, fake_labels, training):
     """The losses of one discriminator call on a real and a fake batch (`training` as that call).
 
     Returns `(d_terms, g_terms, aux)`: d_terms has "d_loss" (without the penalty) and the terms a D step
@@ -242,12 +279,12 @@ class GAN(Objective):
     ("penalty_labels": the labels of the penalty's discriminator calls; "log_weights": {term: weight}
     for terms logged as weighted means).
     """
-    d_real, d_fake = self._discriminate(real, fake, real_labels, fake_labels, training=training)
+    d_real, d_fake = self.discriminate(real, fake, real_labels, fake_labels, training=training)
     d_loss, g_loss = self.loss_fn(d_real, d_fake)
     d_terms = {"d_loss": d_loss, "d_real": tf.reduce_mean(d_real), "d_fake": tf.reduce_mean(d_fake)}
     return d_terms, {"g_loss": g_loss}, {}
 
-  def _penalty(self, real, fake, real_labels, sub_step, aux):
+  def compute_penalty(self, real, fake, real_labels, sub_step, aux):
     labels = aux.get("penalty_labels", real_labels) if self.discriminator.label_classes else None
     return tf.cast(self.penalty_fn(self.discriminator, real, fake, labels=labels,
                                    seed=self._step_seed(sub_step, _PENALTY)), tf.float32)
@@ -273,7 +310,7 @@ class GAN(Objective):
     labels = self._labels(batch)
     replicas = tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
     g = self.generator
-    d_vars = self._discriminator_variables()
+    d_vars = self.discriminator_variables()
     g_vars = filter_trainable(self.optimizer, g.trainable_variables)
     real_slices = self._split(images)
     label_slices = self._split(labels) if labels is not None else [None] * self.n_disc
@@ -283,8 +320,8 @@ class GAN(Objective):
       fake = g(g.sample_latents(batch_size, self._step_seed(i, _Z)), labels=fake_labels, training=True)
       fake = tf.stop_gradient(fake)
       with tf.GradientTape() as tape:
-        d_terms, _, aux = self._adversarial_losses(real, fake, real_labels, fake_labels, training=True)
-        penalty = self._penalty(real, fake, real_labels, i, aux)
+        d_terms, _, aux = self.adversarial_losses(real, fake, real_labels, fake_labels, training=True)
+        penalty = self.compute_penalty(real, fake, real_labels, i, aux)
         d_total = d_terms["d_loss"] + self.penalty_weight * penalty
         scaled = self.d_optimizer.scale_loss(d_total / replicas)
       self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
@@ -295,7 +332,7 @@ class GAN(Objective):
     z = g.sample_latents(batch_size, self._step_seed(self.n_disc, _Z))
     with tf.GradientTape() as tape:
       fake = g(z, labels=fake_labels, training=True)
-      _, g_terms, aux = self._adversarial_losses(real_slices[-1], fake, label_slices[-1], fake_labels,
+      _, g_terms, aux = self.adversarial_losses(real_slices[-1], fake, label_slices[-1], fake_labels,
                                                  training=True)
       scaled = self.optimizer.scale_loss(g_terms["g_loss"] / replicas)
     self.optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
@@ -324,7 +361,7 @@ class GAN(Objective):
       fake_labels = (labels if self.fit_label_distribution
                      else self.generator.one_hot(self.generator.sample_labels(batch_size, seed + 1)))
     fake = self.generator(self.generator.sample_latents(batch_size, seed), labels=fake_labels, training=training)
-    d_terms, g_terms, _ = self._adversarial_losses(images, fake, labels, fake_labels, training=training)
+    d_terms, g_terms, _ = self.adversarial_losses(images, fake, labels, fake_labels, training=training)
     return {**d_terms, **g_terms, "penalty": tf.constant(0.0)}, {}
 
   # -- Sampling ------------------------------------------------------------------------------------------------
@@ -337,41 +374,14 @@ class GAN(Objective):
     return generator
 
   # -- Config ----------------------------------------------------------------------------------------------------
-  @classmethod
-  def from_config_dict(cls, config, generator=None, discriminator=None):
-    """Builds the objective of a GAN training config (`config.models`, `config.objective`,
-    `config.optimizers`) and compiles it; call inside the strategy scope, then `build_for_training()`.
-
-    config.models: {"generator": spec, "discriminator": spec}; config.objective: "gan(...)";
-    config.optimizers: {"d": optimizer config, "g": optimizer config} (each as `optimizers.make` takes).
-    """
-    from model_garden import models, objectives, optimizers  # pylint: disable=g-import-not-at-top
-    for key in ("models", "optimizers"):
-      if not config.get(key):
-        raise ValueError(f"A GAN config needs config.{key} (see model_garden/configs/gan/).")
-    for key in ("generator", "discriminator"):
-      if key not in config.models:
-        raise ValueError(f"config.models needs {key!r}; has {sorted(config.models)}.")
-    for key in ("d", "g"):
-      if key not in config.optimizers:
-        raise ValueError(f"config.optimizers needs {key!r} (the discriminator's and the generator's); has "
-                         f"{sorted(config.optimizers)}.")
-    generator = generator or models.get(config.models["generator"])
-    discriminator = discriminator or models.get(config.models["discriminator"])
-    objective = objectives.get(config.objective, generator=generator, discriminator=discriminator)
-    total = config.get("total_steps")
-    d_steps = total and total * objective.n_disc  # the D optimizer steps n_disc times per G step
-    objective.compile(d_optimizer=optimizers.make(config.optimizers["d"], total_steps=d_steps),
-                      g_optimizer=optimizers.make(config.optimizers["g"], total_steps=total))
-    return objective
-
   def get_config(self):
     config = super().get_config()
     config.update({"discriminator": keras.saving.serialize_keras_object(self.discriminator),
                    "loss": self.loss_type, "penalty": self.penalty_type, "penalty_weight": self.penalty_weight,
                    "n_disc": self.n_disc, "ema_decay": self.ema_decay, "ema_start_step": self.ema_start_step,
                    "fit_label_distribution": self.fit_label_distribution, "seed": self.seed,
-                   "image_key": self.image_key, "label_key": self.label_key})
+                   "image_key": self.image_key, "label_key": self.label_key,
+                   "standing_stats_samples": self.standing_stats_samples})
     return config
 
   @classmethod
@@ -381,12 +391,13 @@ class GAN(Objective):
     return super().from_config(config)
 
 
-@register("gan")
-def gan(*, generator=None, discriminator=None, network=None, loss: str = "non_saturating", penalty: str = "none",
+@register("gan", networks=("generator", "discriminator"))
+def gan(*, generator, discriminator, loss: str = "non_saturating", penalty: str = "none",
         penalty_weight: float = 1.0, n_disc: int = 1, ema_decay: float = 0.0, ema_start_step: int = 0,
-        fit_label_distribution: bool = False, seed: int = 0, image_key: str = "image",
-        label_key: str = "label") -> GAN:
+        fit_label_distribution: bool = False, seed: int = 0, image_key: str = "image", label_key: str = "label",
+        standing_stats_samples: int = 0) -> GAN:
   """Spec factory: `gan(loss='hinge', penalty='wgan_gp', penalty_weight=10.0, n_disc=5)`; networks from code."""
-  return GAN(network=network, generator=generator, discriminator=discriminator, loss=loss, penalty=penalty,
+  return GAN(generator=generator, discriminator=discriminator, loss=loss, penalty=penalty,
              penalty_weight=penalty_weight, n_disc=n_disc, ema_decay=ema_decay, ema_start_step=ema_start_step,
-             fit_label_distribution=fit_label_distribution, seed=seed, image_key=image_key, label_key=label_key)
+             fit_label_distribution=fit_label_distribution, seed=seed, image_key=image_key, label_key=label_key,
+             standing_stats_samples=standing_stats_samples)

@@ -2,15 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import keras
 import tensorflow as tf
 
-from model_garden.registry import Registry
+from model_garden.registry import Registry, Spec, SpecError, spec_call
 
 OBJECTIVES = Registry("objective")
-register = OBJECTIVES.register
+EXPORT_KINDS = ("classifier", "two_towers", "generator", "network")
+
+
+def register(name: str, *, networks: Tuple[str, ...] = ("network",)):
+  """Decorator registering an objective factory whose keyword arguments named in `networks` take networks.
+
+  The trainer builds one network per name from `config.networks.<name>` and passes them as those keywords;
+  every other keyword comes from `config.objective`.
+  """
+  def decorator(factory):
+    factory.network_names = tuple(networks)
+    return OBJECTIVES.register(name)(factory)
+  return decorator
+
+
+def network_names(spec: Spec) -> Tuple[str, ...]:
+  """The networks the objective named by `spec` trains or reads, e.g. ("generator", "discriminator")."""
+  name, _, _ = spec_call(spec)
+  return tuple(getattr(OBJECTIVES.lookup(name), "network_names", ("network",)))
+
+
+def build(spec: Spec, networks: Mapping[str, keras.Model]) -> "Objective":
+  """The objective named by `spec` (a string or a mapping with "name") around the named `networks`.
+
+  Raises:
+    SpecError: a network the objective needs is missing, or one it does not take is given.
+  """
+  name, _, kwargs = spec_call(spec)
+  needed = network_names(spec)
+  missing = [n for n in needed if n not in networks]
+  unexpected = [n for n in networks if n not in needed]
+  if missing or unexpected:
+    raise SpecError(f"Objective {name!r} takes the networks {', '.join(needed)}; config.networks "
+                    + (f"lacks {', '.join(missing)}" if missing else "")
+                    + ("; " if missing and unexpected else "")
+                    + (f"has {', '.join(unexpected)} too" if unexpected else "") + ".")
+  clash = [k for k in kwargs if k in needed]
+  if clash:
+    raise SpecError(f"config.objective sets {', '.join(clash)}, which are networks: give them in config.networks.")
+  return OBJECTIVES.get(spec, **networks)
 
 
 def is_multi_worker(strategy) -> bool:
@@ -47,6 +86,12 @@ class Objective(keras.Model):
 
   loss_names: Tuple[str, ...] = ("loss",)
   metric_names: Tuple[str, ...] = ()
+  # The optimizers a training step uses, by the name of the network each trains; () means one optimizer
+  # (`config.optimizer`) for every trainable variable.
+  optimizer_names: Tuple[str, ...] = ()
+  # What the trainer exports at the end of a run: "classifier" (model.keras + export.json for
+  # `python -m model_garden.export`), "two_towers", "generator" or "network" (model.keras only).
+  export_kind: str = "classifier"
 
   def __init__(self, network: keras.Model, **kwargs):
     super().__init__(**kwargs)
@@ -62,6 +107,37 @@ class Objective(keras.Model):
     """Per-step values of `metric_names` (each becomes the epoch mean shown in logs)."""
     del batch, outputs
     return {}
+
+  # -- What the trainer asks of every objective ---------------------------------------------------------
+  @property
+  def networks(self) -> Dict[str, keras.Model]:
+    """The networks by the names of `config.networks` (the objects trained, after any renaming)."""
+    return {"network": self.network}
+
+  @property
+  def nan_keys(self) -> Tuple[str, ...]:
+    """The logged losses whose non-finite value stops training."""
+    return self.loss_names[:1]
+
+  def evaluated_network(self) -> keras.Model:
+    """The network evaluators read and the trainer saves as `model.keras`."""
+    return self.network
+
+  def exported_models(self) -> Dict[str, keras.Model]:
+    """{file name: model} that the trainer saves in the workdir at the end of a run."""
+    return {"model.keras": self.evaluated_network()}
+
+  def optimizer_steps(self, name: Optional[str], total_steps: int) -> int:
+    """Updates the optimizer `name` (None: the single one) makes in `total_steps` training steps."""
+    del name
+    return total_steps
+
+  def compile_with(self, optimizers: Mapping[Optional[str], keras.optimizers.Optimizer], **kwargs):
+    """`compile` with the optimizers by name (`optimizer_names`), or {None: optimizer} for one optimizer."""
+    if set(optimizers) != ({None} if not self.optimizer_names else set(self.optimizer_names)):
+      raise ValueError(f"{type(self).__name__} takes the optimizers {self.optimizer_names or '(one)'}; got "
+                       f"{sorted(map(str, optimizers))}.")
+    self.compile(optimizer=optimizers[None], **kwargs)
 
   # -- Keras API ----------------------------------------------------------------------------------------
   @property
@@ -113,14 +189,21 @@ class Objective(keras.Model):
     return logs
 
   # -- Distribution ---------------------------------------------------------------------------------------
-  def build_for_training(self, image_shape):
+  def build_for_training(self, image_shape=None):
     """Builds the networks and the optimizer's state, inside the model's strategy scope.
+
+    `image_shape` is needed only for a network not built yet that has no `image_size` of its own.
 
     Keras 3.15 fails a stateful optimizer in a custom step under tf.distribute unless its variables
     exist before fit ("You must feed a value for placeholder tensor", keras-team/keras#23085).
     """
     with self.distribute_strategy.scope():
       if not self.network.built:
+        if image_shape is None:
+          size = getattr(self.network, "image_size", None)
+          if not size:
+            raise ValueError(f"{self.network.name} is not built and has no image_size: pass image_shape.")
+          image_shape = (None, size, size, 3)
         self.network.build(image_shape)
       self.built = True
       if self.optimizer is not None and not self.optimizer.built:

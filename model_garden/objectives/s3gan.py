@@ -99,15 +99,15 @@ class S3GAN(SSGAN):
     self.weight_class_loss = float(weight_class_loss)
     self.class_head = None
     if self.use_predictor:
-      self.class_head = self._make_head(self.discriminator.label_classes, "class_head")
-      self._add_log_trackers(CLASS_LOGS)
+      self.class_head = self.make_head(self.discriminator.label_classes, "class_head")
+      self.add_log_trackers(CLASS_LOGS)
 
-  def _heads(self):
-    return super()._heads() + ([self.class_head] if self.class_head is not None else [])
+  def heads(self):
+    return super().heads() + ([self.class_head] if self.class_head is not None else [])
 
-  def _call_discriminator(self, images, labels, training):
+  def call_discriminator(self, images, labels, training):
     if not self.use_predictor:
-      return super()._call_discriminator(images, labels, training)
+      return super().call_discriminator(images, labels, training)
     d = self.discriminator
     labels = tf.cast(labels, tf.float32)
     available = tf.cast(tf.reduce_sum(labels, axis=1, keepdims=True) > 0.5, tf.float32)
@@ -123,8 +123,8 @@ class S3GAN(SSGAN):
     return {"logits": logits, "pre_logits": pre_logits, "class_logits": class_logits,
             "available": available[:, 0], "resolved_labels": resolved}
 
-  def _adversarial_losses(self, real, fake, real_labels, fake_labels, training):
-    d_terms, g_terms, aux = super()._adversarial_losses(real, fake, real_labels, fake_labels, training)
+  def adversarial_losses(self, real, fake, real_labels, fake_labels, training):
+    d_terms, g_terms, aux = super().adversarial_losses(real, fake, real_labels, fake_labels, training)
     if not self.use_predictor:
       return d_terms, g_terms, aux
     out, batch_size = aux["outputs"], aux["batch_size"]
@@ -150,18 +150,18 @@ class S3GAN(SSGAN):
     return config
 
 
-@register("s3gan")
-def s3gan(*, generator=None, discriminator=None, network=None, loss: str = "non_saturating", penalty: str = "none",
+@register("s3gan", networks=("generator", "discriminator"))
+def s3gan(*, generator, discriminator, loss: str = "non_saturating", penalty: str = "none",
           penalty_weight: float = 1.0, n_disc: int = 1, ema_decay: float = 0.0, ema_start_step: int = 0,
           fit_label_distribution: bool = False, seed: int = 0, image_key: str = "image", label_key: str = "label",
-          self_supervision: str = "rotation", rotated_batch_fraction: float = 1.0,
+          standing_stats_samples: int = 0, self_supervision: str = "rotation", rotated_batch_fraction: float = 1.0,
           weight_rotation_loss_d: float = 1.0, weight_rotation_loss_g: float = 0.2, use_predictor: bool = False,
           use_soft_pred: bool = False, weight_class_loss: float = 1.0) -> S3GAN:
   """Spec factory: `s3gan(use_predictor=True, self_supervision='rotation')` (S3GAN-CO); networks from code."""
-  return S3GAN(network=network, generator=generator, discriminator=discriminator, loss=loss, penalty=penalty,
+  return S3GAN(generator=generator, discriminator=discriminator, loss=loss, penalty=penalty,
                penalty_weight=penalty_weight, n_disc=n_disc, ema_decay=ema_decay, ema_start_step=ema_start_step,
                fit_label_distribution=fit_label_distribution, seed=seed, image_key=image_key,
-               label_key=label_key, self_supervision=self_supervision,
+               label_key=label_key, standing_stats_samples=standing_stats_samples, self_supervision=self_supervision,
                rotated_batch_fraction=rotated_batch_fraction, weight_rotation_loss_d=weight_rotation_loss_d,
                weight_rotation_loss_g=weight_rotation_loss_g, use_predictor=use_predictor,
                use_soft_pred=use_soft_pred, weight_class_loss=weight_class_loss)

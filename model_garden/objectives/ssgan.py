@@ -32,7 +32,7 @@ def rotations(images) -> tf.Tensor:
   """[n, S, S, C] -> [3n, S, S, C]: the images rotated by 90, 180 and 270 degrees, rotation-major.
 
   Counter-clockwise, `np.rot90(image, k)` for k = 1, 2, 3 (compare_gan's `rotate_images(rot90_scalars=(1, 2,
-  3))` and `objectives.ssl.common.rotate_images`); all n images at 90 degrees first, then at 180, then 270.
+  3))` and `objectives.ssl.pretext.rotate_images`); all n images at 90 degrees first, then at 180, then 270.
   """
   rot90 = tf.transpose(tf.reverse(images, [2]), [0, 2, 1, 3])
   rot180 = tf.reverse(images, [1, 2])
@@ -128,21 +128,21 @@ class SSGAN(GAN):
     self.rotation = self_supervision != "none"
     self.rotation_head = None
     if self.rotation:
-      self.rotation_head = self._make_head(NUM_ROTATIONS, "rotation_head")
-      self._add_log_trackers(ROTATION_LOGS)
+      self.rotation_head = self.make_head(NUM_ROTATIONS, "rotation_head")
+      self.add_log_trackers(ROTATION_LOGS)
 
-  def _make_head(self, units: int, name: str):
+  def make_head(self, units: int, name: str):
     d = self.discriminator
     return normalized_layers.dense(units, name=name, kernel_norm=head_kernel_norm(d),
                                    init=getattr(d, "init", "normal"))
 
   # -- Heads ---------------------------------------------------------------------------------------------
-  def _heads(self):
+  def heads(self):
     return [self.rotation_head] if self.rotation_head is not None else []
 
-  def _build_heads(self):
+  def build_heads(self):
     dim = self._pre_logits_dim()
-    for head in self._heads():
+    for head in self.heads():
       if not head.built:
         head.build((None, dim))
 
@@ -186,20 +186,20 @@ class SSGAN(GAN):
     return images, labels, tf.constant(np.repeat(np.arange(NUM_ROTATIONS, dtype=np.int32), n))
 
   # -- Losses ----------------------------------------------------------------------------------------------
-  def _call_discriminator(self, images, labels, training):
+  def call_discriminator(self, images, labels, training):
     """One call of D: {"logits" (float32), "pre_logits"}."""
     out = self.discriminator(images, labels=labels, training=training, return_endpoints=True)
     return {"logits": tf.cast(out["logits"], tf.float32), "pre_logits": out["pre_logits"]}
 
-  def _discriminator_outputs(self, images, labels, training):
+  def discriminator_outputs(self, images, labels, training):
     """D and the rotation head on `images`: {"logits", "pre_logits", "rotation_logits"}, logits in float32."""
-    result = self._call_discriminator(images, labels, training)
+    result = self.call_discriminator(images, labels, training)
     if self.rotation_head is not None:
       result["rotation_logits"] = tf.cast(self.rotation_head(result["pre_logits"], training=training),
                                           tf.float32)
     return result
 
-  def _adversarial_losses(self, real, fake, real_labels, fake_labels, training):
+  def adversarial_losses(self, real, fake, real_labels, fake_labels, training):
     batch_size = real.shape[0]
     if batch_size is None:
       if self.rotation:
@@ -212,7 +212,7 @@ class SSGAN(GAN):
         tf.cast(real, tf.float32), real_labels if projects else None, n)
     fake_all, fake_y, _ = self.rotation_batch(tf.cast(fake, tf.float32), fake_labels if projects else None, n)
     labels = tf.concat([real_y, fake_y], axis=0) if projects else None
-    out = self._discriminator_outputs(tf.concat([real_all, fake_all], axis=0), labels, training)
+    out = self.discriminator_outputs(tf.concat([real_all, fake_all], axis=0), labels, training)
     logits_real, logits_fake = tf.split(out["logits"], 2, axis=0)
     logits_real, logits_fake = logits_real[:batch_size], logits_fake[:batch_size]
     d_loss, g_loss = self.loss_fn(logits_real, logits_fake)
@@ -244,16 +244,16 @@ class SSGAN(GAN):
     return config
 
 
-@register("ssgan")
-def ssgan(*, generator=None, discriminator=None, network=None, loss: str = "non_saturating", penalty: str = "none",
+@register("ssgan", networks=("generator", "discriminator"))
+def ssgan(*, generator, discriminator, loss: str = "non_saturating", penalty: str = "none",
           penalty_weight: float = 1.0, n_disc: int = 1, ema_decay: float = 0.0, ema_start_step: int = 0,
           fit_label_distribution: bool = False, seed: int = 0, image_key: str = "image", label_key: str = "label",
-          self_supervision: str = "rotation_gan", rotated_batch_fraction: float = 1.0,
+          standing_stats_samples: int = 0, self_supervision: str = "rotation_gan", rotated_batch_fraction: float = 1.0,
           weight_rotation_loss_d: float = 1.0, weight_rotation_loss_g: float = 0.2) -> SSGAN:
   """Spec factory: `ssgan(loss='non_saturating', rotated_batch_fraction=0.5)`; networks from code."""
-  return SSGAN(network=network, generator=generator, discriminator=discriminator, loss=loss, penalty=penalty,
+  return SSGAN(generator=generator, discriminator=discriminator, loss=loss, penalty=penalty,
                penalty_weight=penalty_weight, n_disc=n_disc, ema_decay=ema_decay, ema_start_step=ema_start_step,
                fit_label_distribution=fit_label_distribution, seed=seed, image_key=image_key,
-               label_key=label_key, self_supervision=self_supervision,
+               label_key=label_key, standing_stats_samples=standing_stats_samples, self_supervision=self_supervision,
                rotated_batch_fraction=rotated_batch_fraction, weight_rotation_loss_d=weight_rotation_loss_d,
                weight_rotation_loss_g=weight_rotation_loss_g)

@@ -9,7 +9,7 @@ import keras
 from model_garden.optimizers.param_group_optimizer import ParamGroupOptimizer
 from model_garden.optimizers.param_groups import DEFAULT_WD_MULTS
 from model_garden.optimizers.registry import OPTIMIZERS, SCHEDULES
-from model_garden.registry import SpecError, parse_spec, suggestion
+from model_garden.registry import Spec, SpecError, parse_spec, spec_call, suggestion
 
 KEYS = ("name", "lr", "schedule", "wd", "wd_mults", "lr_mults", "frozen", "grad_clip_norm")
 _SCHEDULE_OWN = ("base", "total_steps")  # supplied by make from config.optimizer.lr and total_steps
@@ -19,12 +19,14 @@ def make(config, *, total_steps: int | None = None) -> ParamGroupOptimizer:
   """Builds the optimizer described by `config` (an ml_collections.ConfigDict or a dict).
 
   Keys of `config` (big_vision's names and meanings; Zhai et al. 2021, "Scaling Vision Transformers"):
-    name: optimizer spec (required). Registered: `"sgd(momentum=0.9, nesterov=False,
+    name: the update rule (required), with its arguments as keys beside it (`name="sgd", momentum=0.9`, so
+      `--config.optimizer.momentum=0.95` works) or in a spec (`name="sgd(momentum=0.9)"`). Registered: `"sgd(momentum=0.9, nesterov=False,
       momentum_dtype='float32')"`, `"adam(b1=0.9, b2=0.999, eps=1e-8, mu_dtype=None)"` (AdamW when `wd` is
       set), `"adafactor_bv(momentum=0.9, momentum_dtype='bfloat16', factored_min_dim=32, decay_rate=0.8,
       beta2_cap=0.999, eps=1e-30, clipping_threshold=None)"`. Arguments are keywords.
     lr: the base (peak) learning rate (required).
-    schedule: spec of the lr multiplier over steps (default `"constant"`): `"rsqrt(warmup_steps=10_000,
+    schedule: the lr multiplier over steps, a spec string or a mapping (`dict(name="cosine", warmup_steps=500)`;
+      default `"constant"`): `"rsqrt(warmup_steps=10_000,
       cooldown_steps=50_000, timescale=10_000, shift=0)"`, `"cosine(warmup_steps=500)"`,
       `"linear(warmup_steps=500, end=0.0, power=1.0)"`, `"constant(warmup_steps=500)"`,
       `"piecewise(boundaries=(0.3, 0.6, 0.9), factor=0.1, warmup_steps=500)"` (boundaries are fractions
@@ -56,12 +58,15 @@ def make(config, *, total_steps: int | None = None) -> ParamGroupOptimizer:
     ...            total_steps=1_000_000)
   """
   cfg = _as_dict(config)
-  for key in cfg:
-    if key not in KEYS:
-      raise SpecError(f"Unknown config.optimizer key {key!r}. {suggestion(key, KEYS)}")
   for key in ("name", "lr"):
     if cfg.get(key) is None:
       raise SpecError(f"config.optimizer.{key} is required (keys: {', '.join(KEYS)}).")
+  rule_name, _, _ = parse_spec(cfg["name"])
+  allowed = OPTIMIZERS.lookup(rule_name).hyperparameter_names()
+  for key in cfg:
+    if key not in KEYS and key not in allowed:
+      raise SpecError(f"Unknown config.optimizer key {key!r} (the keys are {', '.join(KEYS)} and the arguments of "
+                      f"{rule_name!r}: {', '.join(allowed)}). {suggestion(key, list(KEYS) + list(allowed))}")
   schedule = make_schedule(cfg.get("schedule") or "constant", lr=cfg["lr"], total_steps=total_steps)
   common = {
       "wd": cfg.get("wd") or 0.0,
@@ -71,8 +76,8 @@ def make(config, *, total_steps: int | None = None) -> ParamGroupOptimizer:
       "grad_clip_norm": cfg.get("grad_clip_norm"),
   }
   name, args, kwargs = parse_spec(cfg["name"])
+  kwargs.update({k: v for k, v in cfg.items() if k not in KEYS})
   factory = OPTIMIZERS.lookup(name)
-  allowed = factory.hyperparameter_names()
   if args:
     raise SpecError(f"Optimizer spec {cfg['name']!r}: pass arguments by keyword ({', '.join(allowed)}).")
   for key in kwargs:
@@ -82,9 +87,11 @@ def make(config, *, total_steps: int | None = None) -> ParamGroupOptimizer:
   return factory(schedule, **kwargs, **common)
 
 
-def make_schedule(spec: str, *, lr: float, total_steps: int | None = None):
-  """The `Schedule` named by `spec`, with base rate `lr`, e.g. `make_schedule("cosine", lr=0.1, total_steps=N)`."""
-  name, args, kwargs = parse_spec(spec)
+def make_schedule(spec: Spec, *, lr: float, total_steps: int | None = None):
+  """The `Schedule` named by `spec` (a string or a mapping with "name"), with base rate `lr`, e.g.
+  `make_schedule("cosine(warmup_steps=50)", lr=0.1, total_steps=N)` or
+  `make_schedule({"name": "cosine", "warmup_steps": 50}, lr=0.1, total_steps=N)`."""
+  name, args, kwargs = spec_call(spec)
   if args:
     raise SpecError(f"Schedule spec {spec!r}: pass arguments by keyword, e.g. \"rsqrt(warmup_steps=1000)\".")
   for key in _SCHEDULE_OWN:
@@ -93,7 +100,7 @@ def make_schedule(spec: str, *, lr: float, total_steps: int | None = None):
                       "make(..., total_steps=N).")
   SCHEDULES.check_arguments(name, (), kwargs)
   try:
-    return SCHEDULES.get(spec, base=float(lr), total_steps=total_steps)
+    return SCHEDULES.get({"name": name, **kwargs}, base=float(lr), total_steps=total_steps)
   except ValueError as e:
     if isinstance(e, SpecError):
       raise

@@ -1,10 +1,11 @@
-"""The training job: strategies, checkpoints, the NaN guard and the trainer behind `model_garden.train`.
+"""The training job: named networks, strategies, checkpoints, the NaN guard and the one trainer behind
+`model_garden.train`.
 
-`training/` may import every other folder except `export/`.
+`training/` may import every other folder except `export/` internals.
 """
 
 from model_garden.training.checkpointing import (CheckpointMismatchError, NanGuard, NonFiniteLossError,
                                                  TrainCheckpointer)
+from model_garden.training.networks import InitError, build_network, build_networks, initialise
 from model_garden.training.strategy import get_strategy
-from model_garden.training.trainer import train
-from model_garden.training.gan_trainer import train_gan
+from model_garden.training.trainer import ConfigError, build_objective, check_config, train

@@ -1,12 +1,26 @@
-"""Config -> objective -> model.fit, with checkpoints, resume, a NaN guard, evaluation and export files.
+"""The one training job of every objective: config -> named networks -> objective -> `fit` -> workdir files.
 
-The whole training job of every objective. `python -m model_garden.train` is its command line.
+`python -m model_garden.train` is its command line. Steps (`train`):
+
+  1. check the config, set the precision policy and seeds, make the strategy, lock the workdir;
+  2. build `config.networks` (one network per name, `training/networks.py`), hand them to the objective
+     (`objectives.build`: it declares which networks it takes, which one is evaluated, what is exported),
+     load each network's `init` into the network the objective trains;
+  3. build the optimizer(s) in the strategy scope: `config.optimizer` for objectives with one, or
+     `config.optimizers.<network>` for those with several (a GAN's generator and discriminator); a network
+     with `frozen=True` gets no gradients and no optimizer state;
+  4. restore the newest intact checkpoint (weights, optimizer state, step) and skip the examples already seen;
+  5. `fit` with the NaN guard, checkpoints every `checkpoint_steps`, the evaluators of `config.evals` at their
+     own cadences, TensorBoard;
+  6. run every evaluator once more, write `results.json` and the objective's exports (`model.keras`, plus
+     `export.json` for classifiers and two-tower models, `generator.keras` for GANs with an EMA generator).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import Any, Dict, Optional
 
@@ -16,87 +30,167 @@ import tensorflow as tf
 from absl import logging
 
 from model_garden import data as mg_data
-from model_garden import evaluation, export, models, objectives, optimizers
-from model_garden.training import checkpointing
+from model_garden import evaluation, objectives, optimizers
+from model_garden.registry import SpecError
+from model_garden.training import checkpointing, networks as mg_networks
 from model_garden.training.strategy import get_strategy, is_chief
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+REQUIRED_KEYS = ("input", "networks", "objective", "total_steps", "log_steps", "checkpoint_steps")
 
 
-class EvaluatorCallback(keras.callbacks.Callback):
-  """Runs the config's evaluators every `every_steps` and adds `{name}/{metric}` to the epoch logs."""
-
-  def __init__(self, evaluators: Dict[str, Any], network: keras.Model, every_steps: int):
-    super().__init__()
-    self.evaluators, self.network, self.every_steps = evaluators, network, every_steps
-
-  def on_epoch_end(self, epoch, logs=None):
-    step = int(self.model.optimizer.iterations.numpy())
-    if logs is None or not self.every_steps or step % self.every_steps:
-      return
-    for name, evaluator in self.evaluators.items():
-      for metric, value in evaluator.run(self.network).items():
-        logs[f"{name}/{metric}"] = value
+class ConfigError(ValueError):
+  """A training config that cannot run as given; the message names the key and the fix."""
 
 
-def build_evaluators(config) -> Dict[str, Any]:
-  evaluators = {}
-  for name, ev_config in (config.get("evals") or {}).items():
-    kwargs = dict(ev_config)
-    kind = kwargs.pop("type")
-    kwargs.setdefault("data_dir", config.input.get("data_dir"))
-    evaluators[name] = evaluation.EVALUATORS.get(kind, **kwargs)
-  return evaluators
-
-
-def _set_precision(precision: str):
-  if precision not in PRECISIONS:
-    raise ValueError(f"config.precision must be one of {PRECISIONS}, got {precision!r}.")
-  keras.mixed_precision.set_global_policy(precision)
-
-
-def _check_schedule(config):
+def check_config(config) -> None:
+  """Raises ConfigError for a config the trainer cannot run (before anything is built or written)."""
+  if "base" in config and ("grid" in config or "cells" in config):
+    raise ConfigError("This is a GAN study config (config.base + config.grid): run it with "
+                      "`python tools/gan_study.py --config=... --workdir=...`, which trains one GAN per cell.")
+  if "model" in config or "models" in config:
+    raise ConfigError("config.model / config.models are gone: name the networks in config.networks, e.g. "
+                      "config.networks.network = dict(name='resnet_small', num_classes=8) (see "
+                      "model_garden/configs/mg_shapes_classification.py).")
+  missing = [k for k in REQUIRED_KEYS if k not in config]
+  if missing:
+    raise ConfigError(f"The config lacks {', '.join('config.' + k for k in missing)}.")
+  for key in ("total_steps", "log_steps", "checkpoint_steps"):
+    value = config[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+      raise ConfigError(f"config.{key} must be a positive integer, got {value!r}.")
   if config.total_steps % config.log_steps:
-    raise ValueError(f"config.total_steps ({config.total_steps}) must be a multiple of config.log_steps "
-                     f"({config.log_steps}): a Keras epoch is log_steps steps.")
+    raise ConfigError(f"config.total_steps ({config.total_steps}) must be a multiple of config.log_steps "
+                      f"({config.log_steps}): training runs in Keras epochs of log_steps steps.")
   if config.checkpoint_steps % config.log_steps:
-    raise ValueError(f"config.checkpoint_steps ({config.checkpoint_steps}) must be a multiple of "
-                     f"config.log_steps ({config.log_steps}): checkpoints are written at epoch ends.")
+    raise ConfigError(f"config.checkpoint_steps ({config.checkpoint_steps}) must be a multiple of "
+                      f"config.log_steps ({config.log_steps}): checkpoints are written at epoch ends.")
+  for name, ev in (config.get("evals") or {}).items():
+    every = (ev.get("every_steps") if hasattr(ev, "get") else 0) or 0
+    if every and every % config.log_steps:
+      raise ConfigError(f"config.evals.{name}.every_steps ({every}) must be a multiple of config.log_steps "
+                        f"({config.log_steps}): evaluators run at epoch ends.")
+  precision = config.get("precision", "float32")
+  if precision not in PRECISIONS:
+    raise ConfigError(f"config.precision must be one of {PRECISIONS}, got {precision!r}.")
+  if config.input.get("batch_size", 0) <= 0:
+    raise ConfigError(f"config.input.batch_size must be positive, got {config.input.get('batch_size')!r}.")
+
+
+def _frozen_patterns(network: keras.Model):
+  """A regex matching every variable path of `network` (its common path prefix, then anything)."""
+  paths = [v.path for v in network.weights]
+  if not paths:
+    return []
+  prefix = os.path.commonpath(paths)
+  return [re.escape(prefix) + "/.*"]
+
+
+def make_optimizers(config, objective, frozen_networks) -> Dict[Optional[str], keras.optimizers.Optimizer]:
+  """The objective's optimizers: {None: one} from `config.optimizer`, or {name: ...} from `config.optimizers`."""
+  frozen = []
+  for name in frozen_networks:
+    frozen += _frozen_patterns(objective.networks[name])
+
+  def make(opt_config, name):
+    opt_config = dict(opt_config.to_dict() if hasattr(opt_config, "to_dict") else opt_config)
+    if frozen:
+      own = opt_config.get("frozen") or []
+      opt_config["frozen"] = ([own] if isinstance(own, str) else list(own)) + frozen
+    optimizer = optimizers.make(opt_config, total_steps=objective.optimizer_steps(name, config.total_steps))
+    if config.get("precision") == "mixed_float16" and not objective.optimizer_names:
+      optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+  if not objective.optimizer_names:
+    if config.get("optimizers"):
+      raise ConfigError(f"{type(objective).__name__} trains with one optimizer: set config.optimizer, not "
+                        "config.optimizers.")
+    if not config.get("optimizer"):
+      raise ConfigError("config.optimizer is missing (name, lr, schedule, ...; see model_garden.optimizers.make).")
+    return {None: make(config.optimizer, None)}
+  given = config.get("optimizers") or {}
+  missing = [n for n in objective.optimizer_names if n not in given]
+  unexpected = [n for n in given if n not in objective.optimizer_names]
+  if missing or unexpected or config.get("optimizer"):
+    raise ConfigError(f"{type(objective).__name__} trains {', '.join(objective.optimizer_names)} with one "
+                      f"optimizer each: set config.optimizers.<{'|'.join(objective.optimizer_names)}>"
+                      + (f" (missing {', '.join(missing)})" if missing else "")
+                      + (f" (unknown {', '.join(unexpected)})" if unexpected else "")
+                      + ("; config.optimizer is not used" if config.get("optimizer") else "") + ".")
+  return {name: make(given[name], name) for name in objective.optimizer_names}
+
+
+def build_objective(config, strategy=None):
+  """Networks, objective and optimizers of `config`, built and initialised (inits loaded) in `strategy`'s scope.
+
+  Returns:
+    (objective, {network name: init report}).
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  entries = {name: mg_networks.split_entry(entry) for name, entry in config.networks.items()}
+  with strategy.scope():
+    built = mg_networks.build_networks(config.networks)
+    objective = objectives.build(config.objective, built)
+    reports = {}
+    for name, (_, trainer_keys) in entries.items():
+      if trainer_keys["init"]:
+        reports[name] = mg_networks.initialise(objective.networks[name], trainer_keys["init"],
+                                               trainer_keys["init_skip"], what=name)
+        logging.info("Initialised network %r from %s.", name, trainer_keys["init"])
+    frozen = [name for name, (_, trainer_keys) in entries.items() if trainer_keys["frozen"]]
+    objective.compile_with(make_optimizers(config, objective, frozen))
+    objective.build_for_training()
+  return objective, reports
+
+
+def _write_exports(config, objective, workdir: str) -> None:
+  for filename, model in objective.exported_models().items():
+    checkpointing.atomic_save_model(model, os.path.join(workdir, filename))
+  info = dict(config.get("export") or {})
+  if objective.export_kind == "classifier":
+    network = objective.evaluated_network()
+    info.setdefault("image_size", getattr(network, "image_size", None))
+    info.setdefault("activation", "sigmoid" if getattr(objective, "loss_type", "") == "sigmoid_xent" else "softmax")
+    info.setdefault("class_names", None)
+    for key in ("tokenizer", "templates"):
+      info.pop(key, None)
+    if info["image_size"]:
+      from model_garden import export  # pylint: disable=g-import-not-at-top  (export is above training)
+      export.write_export_config(workdir, **info)
+  elif objective.export_kind == "two_towers":
+    from model_garden import export  # pylint: disable=g-import-not-at-top
+    network = objective.evaluated_network()
+    info.pop("activation", None)
+    info.pop("class_names", None)
+    info.setdefault("image_size", getattr(network, "image_size", None))
+    if info.get("tokenizer"):
+      export.write_two_towers_export_config(workdir, **info)
 
 
 def train(config: ml_collections.ConfigDict, workdir: str, strategy_name: str = "default",
           verbose: int | str = "auto", extra_callbacks=()) -> Dict[str, Any]:
   """Trains `config` in `workdir`, resuming from its newest checkpoint; returns the final results.
 
-  Writes into `workdir`: `checkpoints/` (every `checkpoint_steps`), `tensorboard/`, `config.json`,
-  and at the end `model.keras` (the trained network), `export.json` (what `python -m
-  model_garden.export` needs) and `results.json` (evaluator numbers).
+  Writes into `workdir`: `checkpoints/` (every `checkpoint_steps`), `tensorboard/`, `config.json`, and at the
+  end the objective's exports (`model.keras`, ...), `export.json` (what `python -m model_garden.export`
+  needs) and `results.json` (training losses and evaluator numbers).
   """
-  if config.get("models"):  # GANs: two networks and two optimizers (config.models, config.optimizers).
-    from model_garden.training.gan_trainer import train_gan  # pylint: disable=g-import-not-at-top
-    return train_gan(config, workdir, strategy_name=strategy_name, verbose=verbose,
-                     extra_callbacks=extra_callbacks)
-  _check_schedule(config)
-  _set_precision(config.get("precision", "float32"))
-  keras.utils.set_random_seed(config.seed)
+  check_config(config)
+  keras.mixed_precision.set_global_policy(config.get("precision", "float32"))
+  keras.utils.set_random_seed(config.get("seed", 0))
   if config.get("deterministic", False):
     tf.config.experimental.enable_op_determinism()
   strategy = get_strategy(strategy_name)
   chief = is_chief(strategy)
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ConfigError(f"--workdir {workdir} is a file; give a directory (it is created if missing).")
   os.makedirs(workdir, exist_ok=True)
   if chief:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
 
-  with strategy.scope():
-    network = models.get(config.model)
-    objective = objectives.get(config.objective, network=network)
-    optimizer = optimizers.make(config.optimizer, total_steps=config.total_steps)
-    if config.get("precision") == "mixed_float16":
-      optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    objective.compile(optimizer=optimizer)
-    size = network.image_size or 224
-    objective.build_for_training((None, size, size, 3))
+  objective, _ = build_objective(config, strategy)
 
   ckpt_dir = os.path.join(workdir, "checkpoints")
   if not chief:  # Other workers save too (collective-safe) but into a scratch directory.
@@ -105,22 +199,20 @@ def train(config: ml_collections.ConfigDict, workdir: str, strategy_name: str = 
   start_step = checkpointer.restore_latest()
   if start_step:
     logging.info("Resuming from %s at step %d.", checkpointer.latest, start_step)
-  elif config.get("init"):
-    # Transfer: start from a saved network, re-initialising what `init_skip` matches (e.g. "head/.*").
-    models.load_weights(network, config.init, skip=config.get("init_skip"))
 
   global_batch = config.input.batch_size
   train_ds = mg_data.get_dataset(
       config.input.data.name, config.input.data.split, batch_size=global_batch, pp=config.input.pp,
-      data_dir=config.input.get("data_dir"), train=True, seed=config.seed,
+      data_dir=config.input.get("data_dir"), train=True, seed=config.get("seed", 0),
       shuffle_buffer=config.input.get("shuffle_buffer", 10_000), skip_examples=start_step * global_batch,
       cache=config.input.get("cache", False), on_corrupt=config.input.get("on_corrupt", "error"))
 
-  nan_guard = checkpointing.NanGuard()
+  nan_guard = checkpointing.NanGuard(keys=objective.nan_keys)
   callbacks = [nan_guard, checkpointing.CheckpointCallback(checkpointer, config.checkpoint_steps, nan_guard)]
-  evaluators = build_evaluators(config)
-  if config.get("eval_steps"):
-    callbacks.append(EvaluatorCallback(evaluators, network, config.eval_steps))
+  evaluators = evaluation.build_evaluators(config.get("evals"), data_dir=config.input.get("data_dir"))
+  evaluator_callback = evaluation.EvaluatorCallback(evaluators, objective.evaluated_network,
+                                                    workdir=workdir if chief else None)
+  callbacks.append(evaluator_callback)
   if chief:
     callbacks.append(keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), update_freq="epoch"))
   callbacks.extend(extra_callbacks)
@@ -140,24 +232,28 @@ def train(config: ml_collections.ConfigDict, workdir: str, strategy_name: str = 
   if nan_guard.triggered:
     raise checkpointing.NonFiniteLossError(
         f"Training stopped at step {nan_guard.step}: non-finite loss ({nan_guard.values}). The last good "
-        f"checkpoint, {checkpointer.latest}, was kept; a rerun resumes from it. Lower "
-        "config.optimizer.lr, add config.optimizer.grad_clip_norm, or check the data for NaNs.")
+        f"checkpoint, {checkpointer.latest}, was kept; a rerun resumes from it. Lower the learning rate "
+        "(config.optimizer.lr or config.optimizers.<network>.lr), add grad_clip_norm, or check the data for NaNs.")
   train_seconds = time.time() - started
 
-  results = {"step": int(objective.optimizer.iterations.numpy()), "train_seconds": round(train_seconds, 1)}
+  step = int(objective.optimizer.iterations.numpy())
+  results = {"step": step, "train_seconds": round(train_seconds, 1)}
+  if getattr(objective, "d_optimizer", None) is not None:
+    results["d_steps"] = int(objective.d_optimizer.iterations.numpy())
   for key, values in history.items():
-    results[f"train/{key}"] = float(values[-1])
+    if "/" not in key:
+      results[f"train/{key}"] = float(values[-1])
   if getattr(train_ds, "corrupt_counter", None) is not None:
     results["train/corrupt_examples_skipped"] = train_ds.corrupt_counter.value()
-  for name, evaluator in evaluators.items():
-    for metric, value in evaluator.run(network).items():
-      results[f"{name}/{metric}"] = value
+  already = evaluator_callback.ran_at(step)
+  network = objective.evaluated_network() if evaluators else None
+  for scheduled in evaluators:
+    numbers = already.get(scheduled.name)
+    if numbers is None:
+      numbers = evaluation.run_evaluator(scheduled, network, step=step, workdir=workdir if chief else None)
+    results.update(numbers)
   if chief:
-    checkpointing.atomic_save_model(network, os.path.join(workdir, "model.keras"))
-    export_info = dict(config.get("export") or {})
-    export_info.setdefault("image_size", size)
-    export_info.setdefault("activation", "sigmoid" if "sigmoid" in config.objective else "softmax")
-    export.write_export_config(workdir, **export_info)
+    _write_exports(config, objective, workdir)
     with open(os.path.join(workdir, "results.json"), "w") as f:
       json.dump(results, f, indent=2)
   return results
@@ -167,3 +263,6 @@ def _corrupt_message(error: Exception) -> str:
   text = str(error)
   start = text.find("CorruptExampleError")
   return text[start:start + 600].replace("\n", " ") if start >= 0 else text[:600]
+
+
+__all__ = ["ConfigError", "PRECISIONS", "SpecError", "build_objective", "check_config", "make_optimizers", "train"]

@@ -8,7 +8,8 @@ import keras
 import tensorflow as tf
 
 from model_garden.objectives.objective import Objective, register
-from model_garden.objectives.ssl import common
+from model_garden.objectives import common
+from model_garden.objectives.ssl import pretext
 from model_garden.objectives.ssl.triplet import pairwise_squared_distances, triplet_semihard_loss
 from model_garden.models.ssl.patches import per_image_standardization
 
@@ -53,6 +54,7 @@ class Exemplar(Objective):
     >>> objective = model_garden.objectives.get("exemplar(num_views=8, margin=0.5)", network=net)
   """
 
+  export_kind = "network"  # a pretext-task network: its features matter, not its head
   loss_names = ("loss", "triplet", "l2")
   metric_names = ("retrieval_accuracy",)
 
@@ -87,16 +89,16 @@ class Exemplar(Objective):
       if not self.network.built:
         self.network.build(image_shape)
       if self.embedding_head is not None and not self.embedding_head.built:
-        self.embedding_head.build((None, common.output_width(self.network, image_shape)))
+        self.embedding_head.build((None, pretext.output_width(self.network, image_shape)))
     super().build_for_training(image_shape)
 
   def make_views(self, images):
     """[B, H, W, 3] -> ([B * num_views, S, S, 3] standardised views, int32 image ids)."""
     seed = common.next_seed(self.seed_generator, "exemplar")
     seeds = tf.random.experimental.stateless_split(seed, 2)
-    images = common.random_grayscale(images, self.grayscale_probability, seeds[0])
+    images = pretext.random_grayscale(images, self.grayscale_probability, seeds[0])
     size = self.view_size or images.shape[1]
-    views = common.inception_views(images, self.num_views, size, seeds[1], area_range=self.area_range)
+    views = pretext.inception_views(images, self.num_views, size, seeds[1], area_range=self.area_range)
     if self.standardize:
       views = per_image_standardization(views)
     ids = tf.repeat(tf.range(tf.shape(images)[0]), self.num_views)

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from model_garden.objectives.objective import register
-from model_garden.objectives.ssl import common
+from model_garden.objectives import common
 from model_garden.objectives.ssl.patch_task import PatchTask
 
 

@@ -8,7 +8,8 @@ import tensorflow as tf
 from model_garden.models.ssl.patches import (cell_geometry, grid_patches, per_image_standardization,
                                              random_offsets)
 from model_garden.objectives.objective import Objective
-from model_garden.objectives.ssl import common
+from model_garden.objectives import common
+from model_garden.objectives.ssl import pretext
 
 
 @keras.saving.register_keras_serializable("model_garden")
@@ -38,6 +39,7 @@ class PatchTask(Objective):
   Metrics: `loss`, `xent`, `l2`, `accuracy` (over the B * m tuples).
   """
 
+  export_kind = "network"  # a pretext-task network: its features matter, not its head
   loss_names = ("loss", "xent", "l2")
   metric_names = ("accuracy",)
 
@@ -79,7 +81,7 @@ class PatchTask(Objective):
     with self.distribute_strategy.scope():
       if not self.network.built:
         self.network.build(patch_shape)
-      width = common.output_width(self.network, patch_shape)
+      width = pretext.output_width(self.network, patch_shape)
       if self.embedding_head is not None:
         self.embedding_head.build((None, width))
         width = self.embedding_dim
@@ -94,7 +96,7 @@ class PatchTask(Objective):
     offsets = None
     if training:
       seeds = tf.random.experimental.stateless_split(common.next_seed(self.seed_generator, "patches"), 2)
-      images = common.random_grayscale(images, self.grayscale_probability, seeds[0])
+      images = pretext.random_grayscale(images, self.grayscale_probability, seeds[0])
       offsets = random_offsets(tf.shape(images)[0], self.grid, jitter, seeds[1])
     patches = grid_patches(images, self.grid, self.patch_size, offsets)
     return per_image_standardization(patches) if self.standardize else patches

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from model_garden.objectives.objective import Objective, register
-from model_garden.objectives.ssl import common
+from model_garden.objectives import common
 
 
 @keras.saving.register_keras_serializable("model_garden")
@@ -30,13 +30,14 @@ class PseudoLabel(Objective):
 
   Args:
     network: the student `ImageModel` (a classifier).
-    teacher: a trained classifier with the same classes, or a `.keras` path.
+    teacher: a trained classifier with the same classes (frozen here).
     unlabelled_weight: weight of a pseudo-labelled example relative to a labelled one.
     threshold: minimum teacher softmax confidence for a pseudo label to count (0: all).
     weight_decay, decay_regex: coupled L2 (S4L's pseudo-label run: 1e-4).
 
   Example:
-    >>> objective = model_garden.objectives.get("pseudo_label(teacher='sup10/model.keras')", network=net)
+    >>> teacher = keras.saving.load_model("sup10/model.keras")
+    >>> objective = model_garden.objectives.get("pseudo_label(threshold=0.5)", network=net, teacher=teacher)
   """
 
   loss_names = ("loss", "xent", "l2")
@@ -44,17 +45,20 @@ class PseudoLabel(Objective):
 
   def __init__(self, network, teacher, unlabelled_weight: float = 1.0, threshold: float = 0.0,
                weight_decay: float = 1e-4, decay_regex: str = r"kernel$", **kwargs):
+    if not isinstance(teacher, keras.Model):
+      raise TypeError(f"pseudo_label's teacher is a network (the trainer builds it from config.networks.teacher "
+                      f"and loads its `init`), got {type(teacher).__name__}.")
     super().__init__(network, **kwargs)
-    # A teacher given by path is saved in the config by path, so a rebuilt objective has its weights.
-    self.teacher_path = teacher if isinstance(teacher, str) else None
-    if isinstance(teacher, str):
-      teacher = keras.saving.load_model(teacher, compile=False)
     teacher.trainable = False
     self.teacher = teacher
     self.unlabelled_weight = float(unlabelled_weight)
     self.threshold = float(threshold)
     self.weight_decay = float(weight_decay)
     self.decay_regex = decay_regex
+
+  @property
+  def networks(self):
+    return {"network": self.network, "teacher": self.teacher}
 
   def compute_losses(self, batch, training):
     images = batch["image"]
@@ -80,8 +84,7 @@ class PseudoLabel(Objective):
 
   def get_config(self):
     config = super().get_config()
-    teacher = self.teacher_path or keras.saving.serialize_keras_object(self.teacher)
-    config.update({"teacher": teacher,
+    config.update({"teacher": keras.saving.serialize_keras_object(self.teacher),
                    "unlabelled_weight": self.unlabelled_weight, "threshold": self.threshold,
                    "weight_decay": self.weight_decay, "decay_regex": self.decay_regex})
     return config
@@ -89,14 +92,13 @@ class PseudoLabel(Objective):
   @classmethod
   def from_config(cls, config):
     config = dict(config)
-    if not isinstance(config["teacher"], str):
-      config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
+    config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
     return super().from_config(config)
 
 
-@register("pseudo_label")
+@register("pseudo_label", networks=("network", "teacher"))
 def pseudo_label(*, network, teacher, unlabelled_weight: float = 1.0, threshold: float = 0.0,
                  weight_decay: float = 1e-4, decay_regex: str = r"kernel$") -> PseudoLabel:
-  """Spec factory: `pseudo_label(teacher='workdir/model.keras', threshold=0.0)`."""
+  """Spec factory: `pseudo_label(threshold=0.0)`; the student (`network`) and the `teacher` are networks."""
   return PseudoLabel(network, teacher, unlabelled_weight=unlabelled_weight, threshold=threshold,
                      weight_decay=weight_decay, decay_regex=decay_regex)

@@ -6,7 +6,8 @@ import keras
 import tensorflow as tf
 
 from model_garden.objectives.objective import Objective, register
-from model_garden.objectives.ssl import common
+from model_garden.objectives import common
+from model_garden.objectives.ssl import pretext
 
 
 @keras.saving.register_keras_serializable("model_garden")
@@ -36,18 +37,19 @@ class Rotation(Objective):
     >>> objective.compile(optimizer=keras.optimizers.SGD(0.025, momentum=0.9)); objective.fit(ds)
   """
 
+  export_kind = "network"  # a pretext-task network: its features matter, not its head
   loss_names = ("loss", "xent", "l2")
   metric_names = ("accuracy",)
 
   def __init__(self, network, weight_decay: float = 1e-4, decay_regex: str = r"kernel$", **kwargs):
     super().__init__(network, **kwargs)
     num_classes = getattr(network, "num_classes", None)
-    if num_classes not in (0, common.NUM_ROTATIONS):
+    if num_classes not in (0, pretext.NUM_ROTATIONS):
       raise ValueError(f"Rotation needs a network with num_classes=4 (its head predicts the rotation) or "
                        f"num_classes=0 (the objective adds a Dense(4) on pre_logits); got {num_classes}.")
     self.weight_decay = float(weight_decay)
     self.decay_regex = decay_regex
-    self.rotation_head = (keras.layers.Dense(common.NUM_ROTATIONS, name="rotation_head")
+    self.rotation_head = (keras.layers.Dense(pretext.NUM_ROTATIONS, name="rotation_head")
                           if num_classes == 0 else None)
 
   def build_for_training(self, image_shape):
@@ -55,7 +57,7 @@ class Rotation(Objective):
       if self.rotation_head is not None and not self.rotation_head.built:
         if not self.network.built:
           self.network.build(image_shape)
-        self.rotation_head.build((None, common.output_width(self.network, image_shape)))
+        self.rotation_head.build((None, pretext.output_width(self.network, image_shape)))
     super().build_for_training(image_shape)
 
   def rotation_logits(self, images, training):
@@ -65,7 +67,7 @@ class Rotation(Objective):
     return tf.cast(logits, tf.float32)
 
   def compute_losses(self, batch, training):
-    rotated, labels = common.rotate_images(batch["image"])
+    rotated, labels = pretext.rotate_images(batch["image"])
     logits = self.rotation_logits(rotated, training)
     xent = tf.reduce_mean(common.sparse_xent(labels, logits))
     l2 = common.l2_penalty(self.trainable_variables, self.weight_decay, self.decay_regex)

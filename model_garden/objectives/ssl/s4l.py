@@ -6,7 +6,8 @@ import keras
 import tensorflow as tf
 
 from model_garden.objectives.objective import Objective, register
-from model_garden.objectives.ssl import common
+from model_garden.objectives import common
+from model_garden.objectives.ssl import pretext
 from model_garden.objectives.ssl.entmin import conditional_entropy
 from model_garden.objectives.ssl.triplet import batch_hard_soft_margin
 from model_garden.objectives.ssl.vat import vat_loss
@@ -93,7 +94,7 @@ class S4L(Objective):
     self.seed = int(seed)
     self.seed_generator = keras.random.SeedGenerator(self.seed, name="s4l_seed")
     if pretext == "rotation":
-      self.pretext_head = keras.layers.Dense(common.NUM_ROTATIONS, name="rotation_head")
+      self.pretext_head = keras.layers.Dense(pretext.NUM_ROTATIONS, name="rotation_head")
     else:
       self.pretext_head = keras.layers.Dense(self.embedding_dim, name="embedding_head")
 
@@ -102,7 +103,7 @@ class S4L(Objective):
       if not self.network.built:
         self.network.build(image_shape)
       if not self.pretext_head.built:
-        self.pretext_head.build((None, common.output_width(self.network, image_shape, "pre_logits")))
+        self.pretext_head.build((None, pretext.output_width(self.network, image_shape, "pre_logits")))
     super().build_for_training(image_shape)
 
   # -- Pieces ---------------------------------------------------------------------------------------------
@@ -113,11 +114,11 @@ class S4L(Objective):
     mask = common.labelled_mask(batch, batch_size)
     labels = common.class_indices(batch["labels"])
     if self.pretext == "rotation":
-      inputs, targets = common.rotate_images(images)
-      copies = common.NUM_ROTATIONS
+      inputs, targets = pretext.rotate_images(images)
+      copies = pretext.NUM_ROTATIONS
     else:
       size = self.view_size or images.shape[1]
-      inputs = common.inception_views(images, self.num_views, size, common.next_seed(self.seed_generator, "views"),
+      inputs = pretext.inception_views(images, self.num_views, size, common.next_seed(self.seed_generator, "views"),
                                       area_range=self.area_range)
       targets = tf.repeat(tf.range(batch_size), self.num_views)
       copies = self.num_views

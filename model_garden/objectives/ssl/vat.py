@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from model_garden.objectives.objective import Objective, register
-from model_garden.objectives.ssl import common
+from model_garden.objectives import common
 from model_garden.objectives.ssl.entmin import conditional_entropy
 
 
