@@ -25,7 +25,7 @@ install: $(STAMP)
 install-dev: $(STAMP_DEV)
 
 demo: $(STAMP)
-	$(PY) -m model_garden.demo --workdir=$(WORKDIR)
+	$(PY) examples/demo.py --workdir=$(WORKDIR)
 
 test: $(STAMP_DEV)
 	$(PY) -m pytest -q -n 2 --dist=loadfile $(PYTEST_ARGS) tests

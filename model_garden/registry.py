@@ -176,6 +176,17 @@ class Registry:
       raise SpecError(f"Unknown {self.kind} {name!r}. {suggestion(name, self._entries)}")
     return self._entries[name]
 
+  def keyword_names(self, name: str) -> List[str] | None:
+    """The keyword arguments the factory `name` accepts, or None when it takes any (`**kwargs`)."""
+    factory = self.lookup(name)
+    try:
+      params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+      return None
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+      return None
+    return [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
   def check_arguments(self, name: str, args: tuple, kwargs: Dict[str, Any]) -> None:
     """Raises SpecError naming any argument the factory does not accept, with close matches."""
     factory = self.lookup(name)

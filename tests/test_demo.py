@@ -8,6 +8,7 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(REPO, "examples")
 
 
 def test_lit_demo_tiny_end_to_end(tiny_shapes, tmp_path):
@@ -15,7 +16,7 @@ def test_lit_demo_tiny_end_to_end(tiny_shapes, tmp_path):
   workdir = tmp_path / "demo"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
              PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))
-  proc = subprocess.run([sys.executable, "-m", "model_garden.demo", "--tiny", f"--workdir={workdir}",
+  proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, "demo.py"), "--tiny", f"--workdir={workdir}",
                          f"--data_dir={data_dir}"], capture_output=True, text=True, env=env, timeout=900)
   assert proc.returncode == 0, proc.stderr[-3000:]
   lines = proc.stdout.strip().splitlines()
@@ -39,7 +40,7 @@ def test_lit_demo_tiny_end_to_end(tiny_shapes, tmp_path):
 
 
 def test_demo_rejects_unknown_job():
-  proc = subprocess.run([sys.executable, "-m", "model_garden.demo", "--job=gan"], capture_output=True,
+  proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, "demo.py"), "--job=gan"], capture_output=True,
                         text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=300)
   assert proc.returncode != 0
   assert "lit" in proc.stderr and "classification" in proc.stderr

@@ -58,8 +58,7 @@ def build_evaluators(evals: Optional[Mapping[str, Any]], **defaults) -> List[Sch
     prefix = kwargs.pop("prefix", None)
     if every_steps < 0:
       raise SpecError(f"config.evals.{name}.every_steps must be >= 0 (0: only at the end), got {every_steps}.")
-    factory = EVALUATORS.lookup(kind)
-    accepted = _keyword_names(factory)
+    accepted = EVALUATORS.keyword_names(kind)
     for key, value in defaults.items():
       if value is not None and key not in kwargs and (accepted is None or key in accepted):
         kwargs[key] = value
@@ -71,16 +70,6 @@ def build_evaluators(evals: Optional[Mapping[str, Any]], **defaults) -> List[Sch
     evaluator = EVALUATORS.get(kind, **kwargs)
     scheduled.append(ScheduledEvaluator(name, evaluator, every_steps, f"{name}/" if prefix is None else prefix))
   return scheduled
-
-
-def _keyword_names(factory) -> Optional[List[str]]:
-  try:
-    params = inspect.signature(factory).parameters
-  except (TypeError, ValueError):
-    return None
-  if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-    return None
-  return [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 def run_evaluator(scheduled: ScheduledEvaluator, network, *, step: Optional[int] = None,

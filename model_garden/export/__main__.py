@@ -4,8 +4,9 @@ Usage:
   python -m model_garden.export --workdir=workdirs/demo --output=/tmp/serving/demo --version=1
 
 Reads `WORKDIR/model.keras` and `WORKDIR/export.json` (written by `python -m model_garden.train`) and
-writes a SavedModel whose `serving_default` signature takes encoded image bytes (see
-`model_garden.export.serving`). Serve it with
+writes a SavedModel whose `serving_default` signature takes encoded image bytes: a classifier's (see
+`model_garden.export.serving`), or a LiT two-tower model's with image/text embeddings and zero-shot
+classification (`model_garden.export.lit_serving`). Serve it with
   tensorflow_model_server --rest_api_port=8501 --model_name=demo --model_base_path=/tmp/serving/demo
 """
 
@@ -34,7 +35,12 @@ def main(argv):
     # The message already says what to do; a traceback would only bury it.
     sys.exit(f"error: {e}")
   print(f"Exported SavedModel to {path}")
-  print(f"Signatures: {', '.join(serving.SIGNATURE_NAMES)} (serving_default = {serving.SERVE_BYTES})")
+  if workdir.read_export_config(FLAGS.workdir).get("kind") == workdir.TWO_TOWERS:
+    from model_garden.export import lit_serving  # pylint: disable=g-import-not-at-top
+    print(f"Signatures: {', '.join(lit_serving.SIGNATURE_NAMES)} (serving_default = {lit_serving.EMBED_IMAGES}); "
+          "load with `import tensorflow_text` first")
+  else:
+    print(f"Signatures: {', '.join(serving.SIGNATURE_NAMES)} (serving_default = {serving.SERVE_BYTES})")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from keras import ops
 
 from model_garden.models import bert_encoder as _bert_encoder  # noqa: F401  (registers the text towers)
 from model_garden.models import text_transformer as _text_transformer  # noqa: F401
-from model_garden.models.registry import MODELS, input_shape, register
+from model_garden.models.registry import MODELS, register
+from model_garden.models.registry import input_shape as network_input_shape
 from model_garden.registry import Spec, spec_call
 
 IMAGE_TOWER, TEXT_TOWER = "img", "txt"
@@ -36,7 +37,7 @@ def as_tower(model: keras.Model, name: str) -> keras.Model:
     return model
   clone = type(model).from_config({**model.get_config(), "name": name})
   if model.built:
-    clone.build(input_shape(model))
+    clone.build(network_input_shape(model))
     clone.set_weights(model.get_weights())
   return clone
 
@@ -97,13 +98,13 @@ class TwoTowers(keras.Model):
   def build(self, input_shape=None):
     if self.built:
       return
-    image_shape = input_shape(self.img)
+    image_shape = network_input_shape(self.img)
     if input_shape is not None and not isinstance(input_shape, dict) and len(input_shape) == 4:
       image_shape = (None,) + tuple(input_shape[1:])
     if not self.img.built:
       self.img.build(image_shape)
     if not self.txt.built:
-      self.txt.build(input_shape(self.txt))
+      self.txt.build(network_input_shape(self.txt))
     self.t = self.add_weight(name="t", shape=(1,), dtype="float32", trainable=True,
                              initializer=keras.initializers.Constant(math.log(self.temperature_init)))
     self.b = None
@@ -215,7 +216,7 @@ def make_two_towers(image_model: keras.Model, text_model: keras.Model, temperatu
   towers = []
   for model in (image_model, text_model):
     if not model.built:
-      model.build(input_shape(model))
+      model.build(network_input_shape(model))
     _redraw_zero_head(model)
     towers.append(model)
   lit = TwoTowers(towers[0], towers[1], temperature_init=temperature_init, bias_init=bias_init)

@@ -6,6 +6,6 @@
 
 from model_garden.training.checkpointing import (CheckpointMismatchError, NanGuard, NonFiniteLossError,
                                                  TrainCheckpointer)
-from model_garden.training.networks import InitError, build_network, build_networks, initialise
+from model_garden.training.networks import InitError, build_network, build_networks, initialise, network_spec
 from model_garden.training.strategy import get_strategy
 from model_garden.training.trainer import ConfigError, build_objective, check_config, train

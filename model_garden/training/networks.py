@@ -30,7 +30,7 @@ import keras
 
 from model_garden import models
 from model_garden.models.weights import load_weights
-from model_garden.registry import Spec, SpecError, spec_call, spec_to_dict
+from model_garden.registry import Spec, SpecError, format_spec, spec_to_dict
 
 NETWORK_KEYS = ("init", "init_skip", "frozen")
 
@@ -49,6 +49,12 @@ def split_entry(entry: Spec) -> Tuple[Dict[str, Any], Dict[str, Any]]:
   if not str(items.get("name") or "").strip():
     return {"name": "", **{k: v for k, v in items.items() if k != "name"}}, trainer
   return spec_to_dict(items), trainer
+
+
+def network_spec(entry: Spec) -> str:
+  """The model spec string of a config.networks entry (its trainer keys left out), for logs and reports."""
+  spec, _ = split_entry(entry)
+  return format_spec(spec["name"], (), {k: v for k, v in spec.items() if k != "name"})
 
 
 def build_network(entry: Spec, what: str = "network") -> keras.Model:

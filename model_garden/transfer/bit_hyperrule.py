@@ -56,23 +56,23 @@ class HyperRule:
   eval_pp: str
 
   @property
-  def schedule(self) -> str:
-    """The `config.optimizer.schedule` spec: model_garden's piecewise schedule with BiT's points.
+  def schedule(self) -> Dict[str, object]:
+    """The `config.optimizer.schedule` block: model_garden's piecewise schedule with BiT's points.
 
     Piecewise applies a decay from its boundary step on while BiT decays after step `s`, so the
     boundaries are `(s + 1) / total_steps`: the rates then equal `lr_at(step)` at every step.
     """
     boundaries = tuple(round((s + 1) / self.total_steps, 12) for s in self.decay_steps)
-    return f"piecewise(boundaries={boundaries!r}, factor=0.1, warmup_steps={self.warmup_steps})"
+    return {"name": "piecewise", "boundaries": boundaries, "factor": 0.1, "warmup_steps": self.warmup_steps}
 
   @property
-  def objective(self) -> str:
-    """The `config.objective` spec: softmax cross-entropy, with MixUp when the rule asks for it."""
-    return f"classification(mixup_alpha={self.mixup_alpha})" if self.mixup_alpha else "classification()"
+  def objective(self) -> Dict[str, object]:
+    """The `config.objective` block: softmax cross-entropy, with MixUp when the rule asks for it."""
+    return {"name": "classification", "mixup_alpha": self.mixup_alpha}
 
   def optimizer_config(self) -> Dict[str, object]:
     """The `config.optimizer` block: SGD with momentum, `lr`, the schedule, no weight decay."""
-    return {"name": f"sgd(momentum={self.momentum})", "lr": self.lr, "schedule": self.schedule,
+    return {"name": "sgd", "momentum": self.momentum, "lr": self.lr, "schedule": self.schedule,
             "wd": self.weight_decay}
 
   def lr_at(self, step: int) -> float:

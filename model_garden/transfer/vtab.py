@@ -33,7 +33,6 @@ Protocol facts (google-research/task_adaptation and the VTAB paper, Zhai et al. 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import os
 import re
@@ -48,7 +47,9 @@ from model_garden import models
 from model_garden.data import DatasetUnavailableError
 from model_garden.data.vtab import Task, get_task, prepare_task, select_tasks, splits, task_pp
 from model_garden.models.weights import variables_by_path
-from model_garden.registry import SpecError, parse_spec
+from model_garden.configs import common
+from model_garden.registry import SpecError, format_spec, parse_spec, spec_to_dict
+from model_garden.training.networks import network_spec
 from model_garden.transfer import vtab_report
 
 RESULT_FILE = "result.json"
@@ -131,47 +132,24 @@ class VtabProtocol:
     `steps` steps at `lr`, with a classification evaluator per `evals` entry (name -> VTAB split)."""
     task = get_task(task)
     pp = task_pp(task, self.image_size)
-    config = ml_collections.ConfigDict()
-    config.seed = self.seed
-    config.deterministic = False
-    config.precision = self.precision
-
-    config.input = ml_collections.ConfigDict()
-    config.input.data = dict(name=task.builder, split=task.split(split))
-    config.input.data_dir = ml_collections.config_dict.placeholder(str)
-    if data_dir:
-      config.input.data_dir = data_dir
-    config.input.batch_size = self.batch_size
-    config.input.shuffle_buffer = self.shuffle_buffer
-    config.input.cache = True  # 1000 encoded examples
-    config.input.on_corrupt = "error"
-    config.input.pp = pp
-
-    config.model = task_model_spec(model, task.num_classes, self.image_size)
-    config.objective = "classification"
-    config.optimizer = ml_collections.ConfigDict()
-    config.optimizer.name = f"sgd(momentum={self.momentum!r})"
-    config.optimizer.lr = float(lr)
-    config.optimizer.schedule = (f"piecewise(boundaries={self.decay_fractions!r}, "
-                                 f"factor={self.decay_factor!r}, warmup_steps={self.warmup_steps(steps)})")
-    config.optimizer.wd = 0.0
-    config.optimizer.wd_mults = []
-
-    config.total_steps = int(steps)
-    config.log_steps = _log_steps(steps)
+    config = common.base_config(seed=self.seed, precision=self.precision, total_steps=int(steps),
+                                log_steps=_log_steps(steps), keep_checkpoints=1)
     config.checkpoint_steps = config.log_steps * max(1, 500 // config.log_steps)
-    config.keep_checkpoints = 1
-    config.eval_steps = 0
-    config.evals = ml_collections.ConfigDict()
+    config.input = common.input_config(task.builder, task.split(split), pp=pp, batch_size=self.batch_size,
+                                       shuffle_buffer=self.shuffle_buffer, data_dir=data_dir,
+                                       cache=True)  # 1000 encoded examples
+    config.networks.network = common.network(init=init or "", init_skip=self.head,
+                                             **spec_to_dict(task_model_spec(model, task.num_classes,
+                                                                            self.image_size)))
+    config.objective = common.objective("classification")
+    config.optimizer = common.optimizer(
+        "sgd", momentum=self.momentum, lr=float(lr), wd_mults=[],
+        schedule=common.schedule("piecewise", warmup_steps=self.warmup_steps(steps),
+                                 boundaries=tuple(self.decay_fractions), factor=self.decay_factor))
     for name, eval_split in evals.items():
-      config.evals[name] = dict(type="classification",
-                                data=dict(name=task.builder, split=task.split(eval_split)),
-                                pp=pp, batch_size=self.eval_batch_size)
-    config.export = dict(image_size=self.image_size, activation="softmax", class_names=None)
-    config.init = ml_collections.config_dict.placeholder(str)
-    if init:
-      config.init = init
-    config.init_skip = self.head
+      config.evals[name] = common.classification_eval(task.builder, task.split(eval_split), pp=pp,
+                                                      batch_size=self.eval_batch_size)
+    config.export = dict(class_names=None)
     return config
 
   # -- Running -------------------------------------------------------------------------------------------
@@ -304,8 +282,7 @@ def task_model_spec(model: str, num_classes: int, image_size: Optional[int] = No
   name, args, kwargs = parse_spec(model)
   if args:
     raise SpecError(f"Model spec {model!r}: pass arguments by keyword.")
-  factory = models.MODELS.lookup(name)
-  accepted = _keyword_names(factory)
+  accepted = models.MODELS.keyword_names(name)
   if accepted is not None and "num_classes" not in accepted:
     raise SpecError(f"Model {name!r} takes no num_classes, so VTAB cannot give it a task head.")
   kwargs["num_classes"] = int(num_classes)
@@ -315,7 +292,7 @@ def task_model_spec(model: str, num_classes: int, image_size: Optional[int] = No
                       f"images to {image_size}; make them equal (--image_size={kwargs['image_size']}).")
     kwargs["image_size"] = int(image_size)
   models.MODELS.check_arguments(name, (), kwargs)
-  return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
+  return format_spec(name, (), kwargs)
 
 
 def zero_head(network: keras.Model, head: str = "head/.*") -> List[str]:
@@ -341,20 +318,10 @@ class ZeroHeadCallback(keras.callbacks.Callback):
 
   def on_train_begin(self, logs=None):
     if int(self.model.optimizer.iterations.numpy()) == 0:
-      zero_head(self.model.network, self.head)
+      zero_head(self.model.networks["network"], self.head)
 
 
 # -- Helpers -------------------------------------------------------------------------------------------------
-
-def _keyword_names(factory):
-  try:
-    params = inspect.signature(factory).parameters
-  except (TypeError, ValueError):
-    return None
-  if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-    return None
-  return {n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-
 
 def _log_steps(steps: int) -> int:
   """The largest divisor of `steps` up to 100 (a Keras epoch; the trainer needs total % log == 0)."""
@@ -371,11 +338,15 @@ def _finished(run_dir: str) -> bool:
 
 def _run_settings(config) -> Dict[str, Any]:
   """What makes a run's results: a finished run is reused only when these are unchanged."""
+  network = config.networks.network.to_dict()
+  optimizer = config.optimizer.to_dict()
   return _jsonable({
-      "model": config.model, "init": config.get("init"), "data": config.input.data.to_dict(),
-      "pp": config.input.pp, "batch_size": config.input.batch_size, "optimizer": config.optimizer.name,
-      "lr": config.optimizer.lr, "schedule": config.optimizer.schedule, "total_steps": config.total_steps,
-      "seed": config.seed, "precision": config.precision, "init_skip": config.get("init_skip"),
+      "model": network_spec(network),
+      "init": network["init"] or None, "data": config.input.data.to_dict(),
+      "pp": config.input.pp, "batch_size": config.input.batch_size,
+      "optimizer": format_spec(optimizer["name"], (), {"momentum": optimizer.get("momentum")}),
+      "lr": optimizer["lr"], "schedule": optimizer["schedule"], "total_steps": config.total_steps,
+      "seed": config.seed, "precision": config.precision, "init_skip": network["init_skip"] or None,
       "evals": {k: v.data.to_dict() for k, v in config.evals.items()}})
 
 

@@ -11,11 +11,10 @@ The number of training examples, of classes and the image size are read from the
 for datasets whose images vary in size: BiT used 224 for pets, flowers and ImageNet). A dataset that is not
 prepared raises `DatasetUnavailableError` saying how to prepare it (configs never download).
 
-Start from a BiT checkpoint converted to `.keras` (the head is re-initialised: `init_skip='head/.*'`):
-  python tools/convert_checkpoint.py --source=BiT-M-R50x1.npz \
-      --model="bit(variant='R50x1', num_classes=21843)" --output=bit_m_r50x1.keras
+Start from a BiT checkpoint: the official `.npz` (converted on the fly) or a converted `.keras` (the head
+is re-initialised: `init_skip='head/.*'`):
   python -m model_garden.train \
-      --config=model_garden/configs/bit/hyperrule.py:dataset=cifar10,model=R50x1,init=bit_m_r50x1.keras \
+      --config=model_garden/configs/bit/hyperrule.py:dataset=cifar10,model=R50x1,init=BiT-M-R50x1.npz \
       --workdir=workdirs/bit_cifar10
 
 Smoke test (a tiny BiT on mg_shapes/px32, 10 steps of batch 8, seconds on a CPU):
@@ -26,7 +25,7 @@ CIFAR-100 86.4-86.6% top-1; BiT-M-R152x4: CIFAR-10 98.9%, CIFAR-100 92.2%, Pets 
 Not reproduced here (no ImageNet-21k weights on this machine); the smoke test only checks that it trains.
 
 Arguments: runlocal, dataset, model (R50x1, R101x3, ...), train_split, test_split, label, num_examples,
-num_classes, image_size, batch, init (a .keras file), crop, flip (False for counting / orientation tasks),
+num_classes, image_size, batch, init (.npz or .keras), crop, flip (False for counting / orientation tasks),
 scale_steps (scale the steps by 512 / batch, the colab's advice for small batches), base_width and groups
 (64 and 32 as released; smaller for tiny models), data_dir.
 """
@@ -34,8 +33,7 @@ scale_steps (scale the steps by 512 / batch, the colab's advice for small batche
 import dataclasses
 import math
 
-import ml_collections
-
+from model_garden.configs import common
 from model_garden.configs.config_args import parse_arg
 from model_garden.transfer.bit_hyperrule import hyperrule
 
@@ -88,41 +86,30 @@ def get_config(arg=None):
   if arg.runlocal:
     rule = dataclasses.replace(rule, total_steps=10, warmup_steps=2, decay_steps=(4, 6, 8))
 
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.deterministic = False
-  config.precision = "float32"
+  log_steps = math.gcd(rule.total_steps, 50)
+  config = common.base_config(total_steps=rule.total_steps, log_steps=log_steps,
+                              checkpoint_steps=log_steps * max(1, min(rule.total_steps, 1000) // log_steps))
   config.hyperrule = rule.as_dict()  # For the record (config.json); the trainer reads the keys below.
 
   labels = f"|onehot({num_classes}, key='{arg.label}')|keep('image', 'labels')"
-  config.input = ml_collections.ConfigDict()
-  config.input.data = dict(name=arg.dataset, split=arg.train_split)
-  config.input.data_dir = arg.data_dir or ml_collections.config_dict.placeholder(str)
-  config.input.batch_size = arg.batch
-  config.input.shuffle_buffer = min(num_examples, 200_000)  # big_transfer's MAX_IN_MEMORY.
-  config.input.cache = num_examples <= 200_000
-  config.input.on_corrupt = "error"
-  config.input.pp = rule.train_pp + labels
+  config.input = common.input_config(
+      arg.dataset, arg.train_split, batch_size=arg.batch, data_dir=arg.data_dir or None,
+      shuffle_buffer=min(num_examples, 200_000),  # big_transfer's MAX_IN_MEMORY.
+      cache=num_examples <= 200_000, pp=rule.train_pp + labels)
 
-  # base_width and groups shrink the network (tests, demos); official checkpoints have 64 and 32.
-  sizes = "" if (arg.base_width, arg.groups) == (64, 32) else f", base_width={arg.base_width}, groups={arg.groups}"
-  config.model = f"bit(variant='{arg.model}', num_classes={num_classes}, image_size={rule.crop_size}{sizes})"
-  config.objective = rule.objective
-  config.optimizer = ml_collections.ConfigDict(rule.optimizer_config())
+  # A converted BiT checkpoint (.keras from tools/convert_checkpoint.py, or the official .npz directly); its
+  # head is left at the zero initialisation. base_width and groups shrink the network (tests, demos);
+  # official checkpoints have 64 and 32.
+  config.networks.network = common.network(
+      "bit", variant=arg.model, num_classes=num_classes, image_size=rule.crop_size, base_width=arg.base_width,
+      groups=arg.groups, init=arg.init, init_skip="head/.*")
+  config.objective = common.objective(**rule.objective)
+  optimizer = rule.optimizer_config()
+  config.optimizer = common.optimizer(**{**optimizer, "schedule": common.schedule(**optimizer["schedule"])})
 
-  config.total_steps = rule.total_steps
-  config.log_steps = math.gcd(rule.total_steps, 50)
-  config.checkpoint_steps = config.log_steps * max(1, min(rule.total_steps, 1000) // config.log_steps)
-  config.keep_checkpoints = 2
-  config.eval_steps = 0  # BiT evaluates at the end; the evaluators run once after training.
-
-  config.evals = ml_collections.ConfigDict()
-  config.evals.test = dict(type="classification", data=dict(name=arg.dataset, split=arg.test_split),
-                           pp=rule.eval_pp + labels)
-  config.export = dict(image_size=rule.crop_size, activation="softmax", class_names=None)
-  # A converted BiT checkpoint (tools/convert_checkpoint.py); its head is left at the zero initialisation.
-  config.init = arg.init or ml_collections.config_dict.placeholder(str)
-  config.init_skip = "head/.*"
+  # BiT evaluates at the end; the evaluators run once after training.
+  config.evals.test = common.classification_eval(arg.dataset, arg.test_split, pp=rule.eval_pp + labels)
+  config.export = dict(class_names=None)
 
   if arg.runlocal:
     config.input.shuffle_buffer = 64

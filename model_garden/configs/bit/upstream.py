@@ -34,8 +34,7 @@ Arguments: runlocal, upstream (S or M), variant, data, num_classes, num_examples
 batch, epochs.
 """
 
-import ml_collections
-
+from model_garden.configs import common
 from model_garden.configs.config_args import parse_arg
 
 MOMENTUM = 0.9
@@ -67,67 +66,37 @@ def get_config(arg=None):
   total_steps = max(log_steps, round(arg.epochs * num_examples / arg.batch / log_steps) * log_steps)
   lr = 0.03 * arg.batch / 256
 
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.deterministic = False
-  config.precision = "mixed_bfloat16"  # What TPUs do with float32 variables.
-
-  pp_labels = f"|value_range(-1, 1)|onehot({num_classes})|keep('image', 'labels')"
-  config.input = ml_collections.ConfigDict()
-  config.input.data = dict(name=data, split=arg.train_split)
-  config.input.data_dir = ml_collections.config_dict.placeholder(str)  # None: ~/tensorflow_datasets
-  config.input.batch_size = arg.batch
-  config.input.shuffle_buffer = 250_000
-  config.input.cache = False
-  config.input.on_corrupt = "error"
-  config.input.pp = "decode|inception_crop(224)|flip_lr" + pp_labels
-
-  config.model = f"bit(variant='{arg.variant}', num_classes={num_classes}, image_size=224)"
-  config.objective = "classification()"
-
-  config.optimizer = ml_collections.ConfigDict()
-  config.optimizer.name = f"sgd(momentum={MOMENTUM})"
-  config.optimizer.lr = lr
-  # The decays sit at the same fractions of any number of epochs; short runs get a shorter warmup.
-  warmup = min(WARMUP_STEPS, total_steps // 5)
-  config.optimizer.schedule = (f"piecewise(boundaries={tuple(e / 90 for e in DECAY_EPOCHS)!r}, "
-                               f"factor=0.1, warmup_steps={warmup})")
-  config.optimizer.wd = lr * L2 / (1 - MOMENTUM)  # See the module docstring.
-  config.optimizer.wd_mults = [(".*/kernel", 1.0)]  # Convolutions and the head; not the GroupNorms.
-
-  config.total_steps = total_steps
-  config.log_steps = log_steps
-  config.checkpoint_steps = 1000
-  config.keep_checkpoints = 3
-  config.eval_steps = 5000
-
-  config.evals = ml_collections.ConfigDict()
-  config.evals.val = dict(type="classification", data=dict(name=data, split=arg.val_split),
-                          pp="decode|resize_small(256)|central_crop(224)" + pp_labels)
-  config.export = dict(image_size=224, activation="softmax", class_names=None)
-  config.init = ml_collections.config_dict.placeholder(str)
-  config.init_skip = ml_collections.config_dict.placeholder(str)
-
   if arg.runlocal:
     # The same recipe on a tiny BiT at 32 px on mg_shapes' 8 shapes: seconds on a CPU.
-    pp_labels = "|value_range(-1, 1)|onehot(8)|keep('image', 'labels')"
+    data, num_classes, arg.batch = "mg_shapes/px32", 8, 16
+  res = 32 if arg.runlocal else 224
+  lr = 0.03 * arg.batch / 256
+  config = common.base_config(precision="mixed_bfloat16",  # What TPUs do with float32 variables.
+                              total_steps=total_steps, log_steps=log_steps, checkpoint_steps=1000,
+                              keep_checkpoints=3)
+
+  pp_labels = f"|value_range(-1, 1)|onehot({num_classes})|keep('image', 'labels')"
+  config.input = common.input_config(data, arg.train_split, batch_size=arg.batch, shuffle_buffer=250_000,
+                                     pp=f"decode|inception_crop({res})|flip_lr" + pp_labels)
+
+  config.networks.network = common.network("bit", variant=arg.variant, num_classes=num_classes, image_size=res)
+  config.objective = common.objective("classification")
+  # The decays sit at the same fractions of any number of epochs; short runs get a shorter warmup.
+  config.optimizer = common.optimizer(
+      "sgd", momentum=MOMENTUM, lr=lr,
+      schedule=common.schedule("piecewise", warmup_steps=min(WARMUP_STEPS, total_steps // 5),
+                               boundaries=tuple(e / 90 for e in DECAY_EPOCHS), factor=0.1),
+      wd=lr * L2 / (1 - MOMENTUM),  # See the module docstring.
+      wd_mults=[(".*/kernel", 1.0)])  # Convolutions and the head; not the GroupNorms.
+
+  config.evals.val = common.classification_eval(
+      data, arg.val_split, pp=f"decode|resize_small({res * 8 // 7})|central_crop({res})" + pp_labels,
+      every_steps=5000)
+  config.export = dict(class_names=None)
+
+  if arg.runlocal:
     config.precision = "float32"  # CPUs have no fast bfloat16 convolutions.
-    config.input.data = dict(name="mg_shapes/px32", split="train")
-    config.input.batch_size = 16
-    config.input.shuffle_buffer = 64
     config.input.cache = True
-    config.input.pp = "decode|inception_crop(32)|flip_lr" + pp_labels
-    config.model = "bit(variant='R14x1', num_classes=8, image_size=32, base_width=8, groups=4)"
-    config.optimizer.lr = 0.03 * 16 / 256
-    config.optimizer.wd = config.optimizer.lr * L2 / (1 - MOMENTUM)
-    config.optimizer.schedule = "piecewise(boundaries=(0.333, 0.667, 0.889), factor=0.1, warmup_steps=2)"
-    config.total_steps = 10
-    config.log_steps = 5
-    config.checkpoint_steps = 10
-    config.keep_checkpoints = 1
-    config.eval_steps = 0  # The evaluators still run once at the end.
-    config.evals = ml_collections.ConfigDict()
-    config.evals.val = dict(type="classification", data=dict(name="mg_shapes/px32", split="validation[:64]"),
-                            pp="decode|resize_small(36)|central_crop(32)" + pp_labels)
-    config.export = dict(image_size=32, activation="softmax", class_names=None)
+    config.networks.network.update(dict(variant="R14x1", base_width=8, groups=4))
+    common.runlocal(config, batch_size=16, total_steps=10, log_steps=5)
   return config

@@ -11,9 +11,8 @@ instead (`data`, `num_classes`; default ImageNet-1k, `imagenet2012`, which tfds 
 download). `variant=G/14` gives ViT-G (1.8B parameters) as the original notes.
 
 Validation accuracy is logged every 1,000 steps as in big_vision; big_vision also runs its few-shot linear
-evaluation every 10,000 steps (`fewshot=True` adds it to `evals`: caltech101, cars196, cifar100, dtd,
-oxford_iiit_pet, uc_merced; the trainer runs every evaluator at one period, `eval_steps`, so with it the
-validation accuracy is logged every 10,000 steps too).
+evaluation every 10,000 steps (`fewshot=True` adds it to `evals` with that period: caltech101, cars196,
+cifar100, dtd, oxford_iiit_pet, uc_merced). Each evaluator keeps its own period (`every_steps`).
 
 Command (a TPU pod or a large GPU cluster; 1M steps of batch 16,384 is about 16B examples seen):
   python -m model_garden.train --config=model_garden/configs/vit/train_vit_g.py \
@@ -29,8 +28,7 @@ pod's. The smoke test only checks that the recipe trains (finite sigmoid loss).
 Arguments: runlocal, data, num_classes, train_split, val_split, variant, batch, steps, fewshot.
 """
 
-import ml_collections
-
+from model_garden.configs import common
 from model_garden.configs.config_args import parse_arg
 
 LR = 8e-4
@@ -49,73 +47,40 @@ def get_config(arg=None):
   """The config; `arg` is a comma list like "runlocal" or "data=imagenet2012,num_classes=1000"."""
   arg = parse_arg(arg, runlocal=False, data="imagenet2012", num_classes=1000, train_split="train",
                   val_split="validation", variant="g/14", batch=4096 * 4, steps=1_000_000, fewshot=False)
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.deterministic = False
   # float32 variables, bfloat16 matmuls: what TPUs do with big_vision's float32 default.
-  config.precision = "mixed_bfloat16"
-
-  num_classes = arg.num_classes
-  pp_common = f"|value_range(-1, 1)|onehot({num_classes})|keep('image', 'labels')"
-  config.input = ml_collections.ConfigDict()
-  config.input.data = dict(name=arg.data, split=arg.train_split)
-  config.input.data_dir = ml_collections.config_dict.placeholder(str)  # None: ~/tensorflow_datasets
-  config.input.batch_size = arg.batch  # 32 images per TPUv3 core with ViT-g/14.
-  config.input.shuffle_buffer = 250_000  # big_vision's per-host buffer.
-  config.input.cache = False
-  config.input.on_corrupt = "error"
-  config.input.pp = "decode|inception_crop(224)|flip_lr" + pp_common
-
-  config.model = (f"vit(variant='{arg.variant}', pool='map', num_classes={num_classes}, head_bias_init=-10, "
-                  "image_size=224)")
-  config.objective = "classification(loss='sigmoid_xent')"
-
-  config.optimizer = ml_collections.ConfigDict()
-  config.optimizer.name = "adafactor_bv(momentum=0.9, momentum_dtype='bfloat16')"
-  config.optimizer.lr = LR
-  config.optimizer.schedule = "rsqrt(warmup_steps=10_000, cooldown_steps=50_000, timescale=10_000)"
-  config.optimizer.wd = 0.03 * LR  # big_vision's absolute decay: 0.03 relative to the peak lr.
-  config.optimizer.wd_mults = [(".*head/kernel", 100.0), (".*/kernel", 1.0)]
-  config.optimizer.grad_clip_norm = 1.0
-
-  config.total_steps = arg.steps
-  config.log_steps = 50
-  config.checkpoint_steps = 1000
-  config.keep_checkpoints = 3
-  config.eval_steps = 10_000 if arg.fewshot else 1000
-
-  eval_pp = "decode|resize_small(256)|central_crop(224)" + pp_common
-  config.evals = ml_collections.ConfigDict()
-  config.evals.val = dict(type="classification", data=dict(name=arg.data, split=arg.val_split), pp=eval_pp)
-  if arg.fewshot:
-    config.evals.fewshot = dict(
-        type="fewshot", datasets=dict(FEWSHOT_DATASETS), shots=(1, 5, 10, 25), l2_regs=(2.0 ** 10,),
-        seeds=3, representation="pre_logits",
-        pp="decode|resize(256)|central_crop(224)|value_range(-1, 1)|keep('image', 'label')")
-  config.export = dict(image_size=224, activation="sigmoid", class_names=None)
-  config.init = ml_collections.config_dict.placeholder(str)  # a .keras file to start from
-  config.init_skip = ml_collections.config_dict.placeholder(str)  # regex of variables not loaded
-
+  config = common.base_config(precision="mixed_bfloat16", total_steps=arg.steps, log_steps=50,
+                              checkpoint_steps=1000, keep_checkpoints=3)
   if arg.runlocal:
     # The same recipe on a ViT-Ti/8 at 32 px and mg_shapes' 8 classes: runs in seconds on a CPU.
-    num_classes = 8
-    pp_common = f"|value_range(-1, 1)|onehot({num_classes})|keep('image', 'labels')"
+    arg.data, arg.num_classes, arg.variant, arg.val_split = "mg_shapes/px32", 8, "Ti/8", "validation"
+  res = 32 if arg.runlocal else 224
+  pp_common = f"|value_range(-1, 1)|onehot({arg.num_classes})|keep('image', 'labels')"
+  config.input = common.input_config(
+      arg.data, arg.train_split, batch_size=arg.batch,  # 32 images per TPUv3 core with ViT-g/14.
+      shuffle_buffer=250_000,  # big_vision's per-host buffer.
+      pp=f"decode|inception_crop({res})|flip_lr" + pp_common)
+
+  config.networks.network = common.network("vit", variant=arg.variant, pool="map", num_classes=arg.num_classes,
+                                           head_bias_init=-10.0, image_size=res)
+  config.objective = common.objective("classification", loss="sigmoid_xent")
+  config.optimizer = common.optimizer(
+      "adafactor_bv", momentum=0.9, momentum_dtype="bfloat16", lr=LR,
+      schedule=common.schedule("rsqrt", warmup_steps=10_000, cooldown_steps=50_000, timescale=10_000),
+      wd=0.03 * LR,  # big_vision's absolute decay: 0.03 relative to the peak lr.
+      wd_mults=[(".*head/kernel", 100.0), (".*/kernel", 1.0)], grad_clip_norm=1.0)
+
+  eval_pp = f"decode|resize_small({res * 8 // 7})|central_crop({res})" + pp_common
+  config.evals.val = common.classification_eval(arg.data, arg.val_split, pp=eval_pp, every_steps=1000)
+  if arg.fewshot:
+    config.evals.fewshot = dict(
+        type="fewshot", every_steps=10_000, datasets=dict(FEWSHOT_DATASETS), shots=(1, 5, 10, 25),
+        l2_regs=(2.0 ** 10,), seeds=3, representation="pre_logits",
+        pp="decode|resize(256)|central_crop(224)|value_range(-1, 1)|keep('image', 'label')")
+  config.export = dict(class_names=None)
+
+  if arg.runlocal:
     config.precision = "float32"  # CPUs have no fast bfloat16 matmuls.
-    config.input.data = dict(name="mg_shapes/px32", split="train")
-    config.input.batch_size = 16
-    config.input.shuffle_buffer = 64
     config.input.cache = True
-    config.input.pp = "decode|inception_crop(32)|flip_lr" + pp_common
-    config.model = (f"vit(variant='Ti/8', pool='map', num_classes={num_classes}, head_bias_init=-10, "
-                    "image_size=32)")
-    config.optimizer.schedule = "rsqrt(warmup_steps=2, cooldown_steps=4, timescale=10)"
-    config.total_steps = 10
-    config.log_steps = 5
-    config.checkpoint_steps = 10
-    config.keep_checkpoints = 1
-    config.eval_steps = 0  # The evaluators still run once at the end.
-    config.evals = ml_collections.ConfigDict()
-    config.evals.val = dict(type="classification", data=dict(name="mg_shapes/px32", split="validation[:64]"),
-                            pp="decode|resize_small(36)|central_crop(32)" + pp_common)
-    config.export = dict(image_size=32, activation="sigmoid", class_names=None)
+    common.runlocal(config, batch_size=16, total_steps=10, log_steps=5)
+    config.optimizer.schedule = common.schedule("rsqrt", warmup_steps=2, cooldown_steps=4, timescale=10)
   return config

@@ -1,11 +1,11 @@
 r"""`make demo`: the LiT pipeline on the embedded mg_shapes dataset, offline; a SavedModel; one JSON line.
 
-  python -m model_garden.demo --workdir=workdirs/demo            # LiT (the default job)
-  python -m model_garden.demo --workdir=workdirs/demo --tiny     # the same, smoke-test sized (about a minute)
-  python -m model_garden.demo --job=classification --workdir=workdirs/cls   # the supervised classifier
+  python examples/demo.py --workdir=workdirs/demo            # LiT (the default job)
+  python examples/demo.py --workdir=workdirs/demo --tiny     # the same, smoke-test sized (about a minute)
+  python examples/demo.py --job=classification --workdir=workdirs/cls   # the supervised classifier
 
 The LiT job ("LiT: Zero-Shot Transfer with Locked-image text Tuning", Zhai et al. 2022) is
-`model_garden.lit_demo` (its docstring lists the steps and the measured figures): pretrain a small ViT on
+`examples/lit_demo.py` (its docstring lists the steps and the measured figures): pretrain a small ViT on
 the shape labels, train a SentencePiece vocabulary on the captions, LiT-tune a text tower against the locked
 image tower (Lu) and, at the same budget, uu and UU; zero-shot accuracy for shapes and colours, Recall@1
 both ways, a linear probe on the locked features; a table (`results.md`), a chart (`results.png`). Then the
@@ -46,7 +46,7 @@ def check_saved_model(lit, saved_model: str, vocab: str, dataset: str, data_dir,
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top  (the tokenizer's ops)
   from model_garden.evaluation import zero_shot  # pylint: disable=g-import-not-at-top
-  from model_garden.lit_demo import SHAPES  # pylint: disable=g-import-not-at-top
+  from lit_demo import SHAPES  # pylint: disable=g-import-not-at-top  (examples/lit_demo.py)
   from model_garden.text import get_tokenizer, prompts  # pylint: disable=g-import-not-at-top
   served = tf.saved_model.load(saved_model).signatures["zero_shot"]
   builder = tfds.builder(dataset, data_dir=data_dir)
@@ -67,7 +67,7 @@ def check_saved_model(lit, saved_model: str, vocab: str, dataset: str, data_dir,
 
 def run_lit(workdir: str, data_dir, tiny: bool) -> dict:
   import keras  # pylint: disable=g-import-not-at-top
-  from model_garden import lit_demo  # pylint: disable=g-import-not-at-top
+  import lit_demo  # pylint: disable=g-import-not-at-top  (examples/lit_demo.py, beside this file)
   from model_garden.export import lit_serving  # pylint: disable=g-import-not-at-top
   started = time.time()
   figures = lit_demo.run(workdir, data_dir=data_dir, tiny=tiny)
@@ -91,6 +91,7 @@ def run_lit(workdir: str, data_dir, tiny: bool) -> dict:
 def run_classification(workdir: str, data_dir, steps: int) -> dict:
   from model_garden import export  # pylint: disable=g-import-not-at-top
   from model_garden.configs import mg_shapes_classification  # pylint: disable=g-import-not-at-top
+  from model_garden.training.networks import network_spec  # pylint: disable=g-import-not-at-top
   from model_garden.training import train  # pylint: disable=g-import-not-at-top
   started = time.time()
   config = mg_shapes_classification.get_config(f"steps={steps}")
@@ -100,7 +101,7 @@ def run_classification(workdir: str, data_dir, steps: int) -> dict:
   export.export_workdir(workdir, saved_model, overwrite=True)
   figures = {
       "demo": "mg_shapes shape classification",
-      "model": config.model,
+      "model": network_spec(config.networks.network),
       "steps": results["step"],
       "test_accuracy": round(results["test/accuracy"], 4),
       "validation_accuracy": round(results["val/accuracy"], 4),
