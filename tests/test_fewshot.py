@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from model_garden.evaluation import EVALUATORS
 from model_garden.evaluation import fewshot as fs
-from model_garden.evaluation.fewshot_callback import FewShotCallback
+from model_garden.evaluation.common import EvaluatorCallback, ScheduledEvaluator
 from model_garden.models.image_model import ImageModel
 from model_garden.registry import SpecError
 
@@ -144,7 +144,7 @@ def test_fewshot_callback_adds_logs_during_fit(tiny_shapes, tmp_path):
                                                        test_split="test", num_classes=8)},
                            shots=(1, 2), seeds=1, max_train_examples=64, max_test_examples=32,
                            batch_size=64, data_dir=data_dir)
-  callback = FewShotCallback(ev, net, every_steps=4)
+  callback = EvaluatorCallback([ScheduledEvaluator("fewshot", ev, every_steps=4, prefix="fewshot/")], net)
   rng = np.random.default_rng(0)
   images = rng.uniform(-1, 1, (8, 32, 32, 3)).astype("float32")
   labels = rng.integers(0, 8, 8)
@@ -152,7 +152,7 @@ def test_fewshot_callback_adds_logs_during_fit(tiny_shapes, tmp_path):
   history = net.fit(images, labels, batch_size=4, epochs=3, verbose=0,  # 2 steps per epoch.
                     callbacks=[callback, keras.callbacks.TensorBoard(logdir)])
   # Steps 2, 4, 6 end the epochs; only step 4 is a multiple of 4.
-  assert [step for step, _ in callback.history] == [4]
+  assert [step for step, _, _ in callback.history] == [4]
   logged = history.history["fewshot/mg_shapes_2shot"]
   assert len(logged) == 1 and 0.0 <= logged[0] <= 1.0
   tags = set()

@@ -13,7 +13,8 @@ from model_garden.configs.bit import hyperrule as hyperrule_config
 from model_garden.configs.bit import upstream as upstream_config
 from model_garden.data import DatasetUnavailableError, get_preprocess_fn
 from model_garden.models import bit as bit_lib  # noqa: F401  (registers "bit")
-from model_garden.registry import parse_spec
+from model_garden.registry import spec_call
+from model_garden.training import network_spec
 from model_garden.training import train
 from model_garden.transfer.bit_hyperrule import hyperrule
 
@@ -40,7 +41,7 @@ def bit_get_lr(step, dataset_size, base_lr):
 def test_schedule_and_mixup_at_the_table_boundaries(num_examples, total, warmup, decays, mixup):
   rule = hyperrule(num_examples, 224)
   assert (rule.total_steps, rule.warmup_steps, rule.decay_steps, rule.mixup_alpha) == (total, warmup, decays, mixup)
-  assert rule.objective == (f"classification(mixup_alpha={mixup})" if mixup else "classification()")
+  assert rule.objective == {"name": "classification", "mixup_alpha": mixup}
 
 
 def test_resolution_at_96x96():
@@ -57,7 +58,8 @@ def test_resolution_at_96x96():
 def test_optimizer_lr_scaling_and_options():
   rule = hyperrule(50_000, 32, batch_size=128)
   assert rule.lr == pytest.approx(0.003 * 128 / 512) and rule.momentum == 0.9 and rule.weight_decay == 0.0
-  assert rule.optimizer_config()["name"] == "sgd(momentum=0.9)" and rule.optimizer_config()["wd"] == 0.0
+  assert rule.optimizer_config()["name"] == "sgd" and rule.optimizer_config()["momentum"] == 0.9
+  assert rule.optimizer_config()["wd"] == 0.0
   assert rule.total_steps == 10_000  # Steps follow the table unless asked to scale.
   scaled = hyperrule(50_000, 32, batch_size=128, scale_steps=True)
   assert (scaled.total_steps, scaled.warmup_steps, scaled.decay_steps) == (40_000, 2000, (12_000, 24_000, 36_000))
@@ -105,16 +107,18 @@ def test_flip_is_random_and_can_be_turned_off():
 
 def test_config_from_arguments():
   config = hyperrule_config.get_config("dataset=cifar10,num_examples=50000,num_classes=10,image_size=32,batch=256")
-  name, _, kwargs = parse_spec(config.model)
-  assert name == "bit" and kwargs == {"variant": "R50x1", "num_classes": 10, "image_size": 128}
-  assert config.objective == "classification(mixup_alpha=0.1)"
+  name, _, kwargs = spec_call(network_spec(config.networks.network))
+  assert name == "bit" and kwargs == {"variant": "R50x1", "num_classes": 10, "image_size": 128, "base_width": 64,
+                                      "groups": 32}
+  assert config.objective.to_dict() == {"name": "classification", "mixup_alpha": 0.1}
   assert config.input.pp == ("decode|resize(160)|random_crop(128)|flip_lr|value_range(-1, 1)|"
                              "onehot(10, key='label')|keep('image', 'labels')")
   assert config.evals.test.pp.startswith("decode|resize(128)|value_range(-1, 1)")
   assert config.total_steps == 10_000 and config.total_steps % config.log_steps == 0
   assert config.optimizer.lr == pytest.approx(0.0015) and config.optimizer.wd == 0.0
-  assert config.optimizer.schedule == "piecewise(boundaries=(0.3001, 0.6001, 0.9001), factor=0.1, warmup_steps=500)"
-  assert config.init is None and config.init_skip == "head/.*"
+  assert config.optimizer.schedule.to_dict() == {"name": "piecewise", "boundaries": (0.3001, 0.6001, 0.9001),
+                                                 "factor": 0.1, "warmup_steps": 500}
+  assert config.networks.network.init == "" and config.networks.network.init_skip == "head/.*"
   optimizers.make(config.optimizer, total_steps=config.total_steps)  # The block is valid.
   assert objectives.get(config.objective, network=keras.layers.Identity()).mixup_alpha == 0.1
 
@@ -123,8 +127,9 @@ def test_config_reads_tfds_info(tiny_shapes):
   _, data_dir = tiny_shapes
   config = hyperrule_config.get_config(f"dataset=mg_shapes/tiny32,data_dir={data_dir},model=R101x3")
   assert config.hyperrule["num_examples"] == 256 and config.total_steps == 500
-  assert parse_spec(config.model)[2] == {"variant": "R101x3", "num_classes": 8, "image_size": 128}
-  assert config.objective == "classification()"
+  network = config.networks.network
+  assert (network.variant, network.num_classes, network.image_size) == ("R101x3", 8, 128)
+  assert config.objective.to_dict() == {"name": "classification", "mixup_alpha": 0.0}
 
 
 def test_config_fails_clearly_when_the_dataset_is_not_prepared(tmp_path):
@@ -142,7 +147,7 @@ def test_upstream_recipe_numbers():
                                       total_steps=config.total_steps)
   lrs = schedule(np.array([2500, 5000, 9382, 9383, 18767, 25021, 25022], np.float32)).numpy()
   np.testing.assert_allclose(lrs, [0.24, 0.48, 0.48, 0.048, 0.0048, 0.0048, 0.00048], rtol=1e-5)
-  assert parse_spec(upstream_config.get_config("upstream=M,data=my_i21k").model)[2]["num_classes"] == 21843
+  assert upstream_config.get_config("upstream=M,data=my_i21k").networks.network.num_classes == 21843
   with pytest.raises(ValueError, match="ImageNet-21k"):
     upstream_config.get_config("upstream=M")
 

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from model_garden.evaluation import linear_probe as lp
-from model_garden.evaluation.linear_probe_callback import LinearProbeCallback
+from model_garden.evaluation.common import EvaluatorCallback, ScheduledEvaluator
 from model_garden.models.image_model import ImageModel
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,20 +89,20 @@ class _FixedProbe:
   def __init__(self):
     self.calls = 0
 
-  def probe(self, network):
+  def run(self, network):
     self.calls += 1
-    return {"best_endpoint": "pre_logits", "best_test_accuracy": 0.5, "best_val_accuracy": 0.6,
-            "endpoints": {"pre_logits": {"test_accuracy": 0.5, "val_accuracy": 0.6}}}
+    return {"best_test_accuracy": 0.5, "best_val_accuracy": 0.6, "pre_logits/test_accuracy": 0.5,
+            "pre_logits/val_accuracy": 0.6}
 
 
 def test_callback_adds_numbers_every_n_steps():
   model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
   model.compile(optimizer="sgd", loss="mse")
   probe = _FixedProbe()
-  callback = LinearProbeCallback(probe, network=model, every_steps=4)
+  callback = EvaluatorCallback([ScheduledEvaluator("linear_probe", probe, every_steps=4)], model)
   history = model.fit(np.zeros([8, 3]), np.zeros([8, 2]), batch_size=4, epochs=4, verbose=0,
                       callbacks=[callback])
-  assert probe.calls == 2 and [step for step, _ in callback.history] == [4, 8]
+  assert probe.calls == 2 and [step for step, _, _ in callback.history] == [4, 8]
   assert history.history["linear_probe/best_test_accuracy"][-1] == 0.5
   assert "linear_probe/pre_logits/val_accuracy" in history.history
 

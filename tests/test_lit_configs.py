@@ -11,16 +11,18 @@ from model_garden.configs.lit import mg_shapes_lit
 
 
 @pytest.mark.parametrize("setting,frozen,img_init,txt_init", [
-    ("Lu", ["img/.*"], True, False), ("LU", ["img/.*"], True, True), ("Uu", None, True, False),
-    ("UU", None, True, True), ("uu", None, False, False), ("ul", ["txt/.*"], False, False)])
+    ("Lu", (True, False), True, False), ("LU", (True, False), True, True), ("Uu", (False, False), True, False),
+    ("UU", (False, False), True, True), ("uu", (False, False), False, False), ("ul", (False, True), False, False)])
 def test_paper_settings(setting, frozen, img_init, txt_init):
   arg = f"setting={setting}" + (",img_init=/x/img.keras" if img_init else "") + (
       ",txt_init=/x/txt.keras" if txt_init else "")
   config = mg_shapes_lit.get_config(arg)
-  assert config.optimizer.frozen == frozen
-  assert ("image_init='/x/img.keras'" in config.model) == img_init
-  assert ("image=None" in config.model) == img_init  # A pretrained tower's architecture comes from its file.
-  assert ("text_init='/x/txt.keras'" in config.model) == txt_init
+  image, text = config.networks.image, config.networks.text
+  assert (image.frozen, text.frozen) == frozen
+  assert image.init == ("/x/img.keras" if img_init else "")
+  assert (image.name == "") == img_init  # A pretrained tower's architecture comes from its file...
+  assert image.num_classes == 0 and text.num_classes == 64  # ...without its head: the image pre-logits embed.
+  assert text.init == ("/x/txt.keras" if txt_init else "")
   assert setting in mg_shapes_lit.PAPER_SETTINGS
 
 

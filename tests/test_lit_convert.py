@@ -10,6 +10,7 @@ from model_garden.convert import load_npz_into
 from model_garden.convert import lit as lit_convert  # noqa: F401  (registers the two-tower converters)
 from model_garden.convert.errors import CheckpointMismatchError
 from model_garden.models import registry as model_registry
+from model_garden.training.networks import initialise
 
 W, HEADS, MLP, OUT, VOCAB, LEN = 32, 2, 64, 16, 30, 6
 SPEC = ("two_towers(image=\"vit(variant='mu/4', mlp_dim=64, image_size=8, pool='gap')\", text=\"text_transformer(width=32, "
@@ -119,9 +120,9 @@ def test_lit_npz_matches_numpy_forward(tmp_path):
   np.testing.assert_allclose(lit.embed_images(tf.constant(images)), zimg, atol=2e-5)
   np.testing.assert_allclose(lit.embed_texts(tf.constant(tokens)), ztxt, atol=2e-5)
   assert float(lit.temperature) == pytest.approx(7.0, rel=1e-6)
-  # One tower of the file, as a two_towers init: "file.npz:img".
-  spec = SPEC.format(depth=1, vocab=VOCAB).replace("out_dim=16", f"out_dim=16, image_init='{path}:img'")
-  only_img = model_registry.get(spec)
+  # One tower of the file, as a network init of the trainer: "file.npz:img".
+  only_img = model_registry.get(SPEC.format(depth=1, vocab=VOCAB))
+  initialise(only_img.img, f"{path}:img", what="image")
   np.testing.assert_allclose(only_img.embed_images(tf.constant(images)), zimg, atol=2e-5)
   assert float(only_img.temperature) == pytest.approx(10.0, rel=1e-6)  # t not loaded: initial value.
 

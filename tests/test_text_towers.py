@@ -5,12 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from model_garden import optimizers
+from model_garden import objectives, optimizers
 from model_garden.models import registry as model_registry
 from model_garden.models import two_towers as two_towers_module
 from model_garden.models.bert_encoder import BertEncoder
 from model_garden.models.text_transformer import TextTransformer
 from model_garden.models.weights import WeightsMismatchError
+from model_garden.registry import SpecError
+from model_garden.training import networks
 
 TXT = "text_transformer(width=32, depth=1, mlp_dim=64, num_heads=2, vocab_size=40, max_len=6)"
 IMG = "vit(variant='mu/4', image_size=8)"
@@ -150,14 +152,23 @@ def test_image_tower_from_classifier_keras_file(tmp_path):
     v.assign(rng.normal(0, 0.1, v.shape).astype("float32"))
   path = str(tmp_path / "vit.keras")
   classifier.save(path)
-  lit = _lit(image=None, image_init=path)  # Architecture and weights from the file; its head dropped.
+  # The trainer's route (config.networks.image = dict(name="", init=path, init_skip="head/.*", num_classes=0)):
+  # the architecture from the file without its head, then the weights, the file's head ignored.
+  entry = {"name": "", "num_classes": 0, "init": path, "init_skip": "head/.*"}
+  tower = networks.build_network(entry, what="image")
+  text = model_registry.get("text_transformer(width=32, depth=1, mlp_dim=64, num_heads=2, vocab_size=64, "
+                            "max_len=8, num_classes=32)")
+  objective = objectives.get("contrastive", image=tower, text=text)
+  networks.initialise(objective.networks["image"], path, "head/.*", what="image")
+  lit = objective.network
   assert lit.img.num_classes == 0 and lit.img.name == "img"
   images = tf.random.uniform([2, 8, 8, 3], -1, 1)
   np.testing.assert_allclose(lit.img(images), classifier.intermediates(images)["pre_logits"], atol=1e-5)
+  other = model_registry.get("vit(variant='mu/4', image_size=8, mlp_dim=64)")
   with pytest.raises(WeightsMismatchError, match="mis-shaped"):
-    _lit(image="vit(variant='mu/4', image_size=8, mlp_dim=64)", image_init=path)
-  with pytest.raises(ValueError, match="needs `image`"):
-    _lit(image=None)
+    networks.initialise(other, path, "head/.*")
+  with pytest.raises(SpecError, match="has no `name`"):
+    networks.build_network({"name": ""}, what="image")
 
 
 def test_tower_rename_keeps_weights():

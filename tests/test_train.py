@@ -160,8 +160,7 @@ def test_checkpoint_that_does_not_fit_lists_variables(tiny_shapes, tmp_path):
   workdir = str(tmp_path / "run")
   train(_config(tiny_shapes, total_steps=10, checkpoint_steps=10), workdir, verbose=0)
   with pytest.raises(model_garden.training.CheckpointMismatchError) as info:
-    train(_config(tiny_shapes, model="resnet_small(num_classes=8, image_size=32, widths=(8, 24))"),
-          workdir, verbose=0)
+    train(_config(tiny_shapes, **{"networks.network.widths": (8, 24)}), workdir, verbose=0)
   text = str(info.value)
   assert "does not fit" in text and "mis-shaped" in text
   assert "final_norm/gamma: checkpoint (16,) vs model (24,)" in text

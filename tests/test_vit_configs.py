@@ -9,8 +9,8 @@ from model_garden import optimizers
 from model_garden.configs.vit import mg_shapes_finetune, train_vit_g
 from model_garden.models import registry
 from model_garden.models import vit as vit_lib
-from model_garden.registry import parse_spec
-from model_garden.training import train
+from model_garden.registry import spec_call
+from model_garden.training import network_spec, train
 
 
 def _tiny(config, tiny_shapes):
@@ -40,10 +40,12 @@ def test_runlocal_trains(module, tiny_shapes, tmp_path):
 def test_train_vit_g_runlocal_keeps_the_recipe():
   config = train_vit_g.get_config("runlocal")
   full = train_vit_g.get_config()
-  assert config.objective == full.objective == "classification(loss='sigmoid_xent')"
-  assert config.optimizer.name == full.optimizer.name
+  assert config.objective.to_dict() == full.objective.to_dict() == {"name": "classification",
+                                                                     "loss": "sigmoid_xent"}
+  assert config.optimizer.name == full.optimizer.name == "adafactor_bv"
+  assert config.optimizer.momentum_dtype == full.optimizer.momentum_dtype == "bfloat16"
   assert config.optimizer.wd_mults == full.optimizer.wd_mults
-  _, _, kwargs = parse_spec(config.model)
+  kwargs = config.networks.network
   assert kwargs["variant"] == "Ti/8" and kwargs["image_size"] == 32 and kwargs["pool"] == "map"
   assert kwargs["head_bias_init"] == -10
 
@@ -77,14 +79,14 @@ def test_train_vit_g_optimizer_and_schedule():
 
 def test_train_vit_g_model_is_g14_with_map_head():
   config = train_vit_g.get_config()
-  name, _, kwargs = parse_spec(config.model)
+  name, _, kwargs = spec_call(network_spec(config.networks.network))
   assert name == "vit" and kwargs["variant"] == "g/14" and kwargs["pool"] == "map"
   assert kwargs["head_bias_init"] == -10 and kwargs["num_classes"] == 1000 and kwargs["image_size"] == 224
   width, mlp = 1408, 6144
   map_head = width + 4 * (width * width + width) + 2 * width + (2 * width * mlp + mlp + width)
   # Table 2 of "Scaling Vision Transformers": g/14 is 1011M parameters without a head.
   assert vit_lib.vit_param_count(**kwargs) == 1_011_199_616 + map_head + (width * 1000 + 1000)
-  model = registry.get(config.model, build=False)  # No weights allocated.
+  model = registry.get(network_spec(config.networks.network), build=False)  # No weights allocated.
   assert not model.built and model.pool == "map" and model.depth == 40 and not model.posemb_cls_row
   jft = train_vit_g.get_config("data=jft_3b,num_classes=29593,variant=G/14")
-  assert "variant='G/14'" in jft.model and "onehot(29593)" in jft.input.pp
+  assert jft.networks.network.variant == "G/14" and "onehot(29593)" in jft.input.pp

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 import model_garden
+from model_garden.registry import spec_to_dict
+from model_garden.training import network_spec
 from model_garden.data import DatasetUnavailableError
 from model_garden.data.vtab import TASKS, mock_vtab_data
 from model_garden.registry import SpecError
@@ -63,9 +65,12 @@ def test_protocol_end_to_end(finished, upstream):
       config = json.load(f)
     assert config["input"]["data"] == {"name": task.builder, "split": task.splits["train800val200"]}
     assert config["evals"]["test"]["data"]["split"] == task.splits["test"]
-    assert config["model"] == (f"resnet_small(widths=(8,), num_classes={task.num_classes}, image_size=16)")
-    assert config["init"] == upstream and config["init_skip"] == "head/.*"
-    assert config["optimizer"]["name"] == "sgd(momentum=0.9)" and config["optimizer"]["wd"] == 0.0
+    network = config["networks"]["network"]
+    assert spec_to_dict(network_spec(network)) == {"name": "resnet_small", "widths": [8],
+                                                   "num_classes": task.num_classes, "image_size": 16}
+    assert network["init"] == upstream and network["init_skip"] == "head/.*"
+    assert config["optimizer"]["name"] == "sgd" and config["optimizer"]["momentum"] == 0.9
+    assert config["optimizer"]["wd"] == 0.0
     assert config["total_steps"] == result["best"]["steps"] and config["input"]["batch_size"] == 8
     net = keras.saving.load_model(os.path.join(final_dir, "model.keras"), compile=False)
     assert tuple(net.head.kernel.shape) == (8, task.num_classes)
@@ -149,10 +154,13 @@ def test_run_config_follows_the_protocol():
   assert config.input.batch_size == 512 and config.optimizer.lr == 0.01
   assert config.input.pp == ("decode(channels=3)|vtab_label('cifar100')|resize(224)|value_range(-1, 1)|"
                              "onehot(100)|keep('image', 'labels')")
-  assert config.optimizer.schedule == "piecewise(boundaries=(0.3, 0.6, 0.9), factor=0.1, warmup_steps=125)"
+  assert config.optimizer.schedule.to_dict() == {"name": "piecewise", "boundaries": (0.3, 0.6, 0.9),
+                                                 "factor": 0.1, "warmup_steps": 125}
   assert config.total_steps % config.log_steps == 0 and config.checkpoint_steps % config.log_steps == 0
   assert config.evals.val.data.split == "train[45000:45200]"
-  assert config.model == "resnet_small(num_classes=100, image_size=224)"
+  assert spec_to_dict(network_spec(config.networks.network)) == {"name": "resnet_small", "num_classes": 100,
+                                                                 "image_size": 224}
+  assert config.networks.network.init_skip == "head/.*"
   model_garden.optimizers.make(config.optimizer, total_steps=2500)  # the config is valid
   schedule = model_garden.optimizers.make_schedule(config.optimizer.schedule, lr=0.01, total_steps=2500)
   lrs = [float(schedule(step)) for step in (0, 125, 749, 750, 1500, 2250, 2499)]

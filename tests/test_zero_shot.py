@@ -8,7 +8,7 @@ from model_garden.evaluation.registry import EVALUATORS
 from model_garden.evaluation.retrieval import RetrievalEvaluator, recall_at_k
 from model_garden.evaluation.zero_shot import (ZeroShotEvaluator, build_prompts, class_embeddings,
                                                zero_shot_predict)
-from model_garden.evaluation.zero_shot_callback import ZeroShotCallback
+from model_garden.evaluation.common import EvaluatorCallback
 from model_garden.models import two_towers  # noqa: F401  (registers two_towers)
 from model_garden.text import canonicalize, class_names, get_tokenizer, templates
 
@@ -105,8 +105,8 @@ def test_retrieval_evaluator_and_callback_with_a_two_tower_model(tiny_shapes):
   objective.compile(optimizer=keras.optimizers.SGD(0.01))
   objective.build_for_training()
   batch = {"image": tf.zeros([4, 32, 32, 3]), "labels": tf.ones([4, 16], tf.int32)}
-  callback = ZeroShotCallback({"zs": Counting()}, lit, every_steps=2)
+  callback = EvaluatorCallback({"zs": Counting()}, lit, every_steps=2)
   history = objective.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=4, steps_per_epoch=1,
                           verbose=0, callbacks=[callback]).history
-  assert Counting.calls == 2 and [s for s, _ in callback.history] == [2, 4]
+  assert Counting.calls == 2 and [s for s, _, _ in callback.history] == [2, 4]
   assert "zs/accuracy" in history

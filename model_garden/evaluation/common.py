@@ -32,11 +32,15 @@ SCHEDULE_KEYS = ("type", "every_steps", "prefix")
 
 @dataclasses.dataclass
 class ScheduledEvaluator:
-  """An evaluator with its name, period in steps (0: only at the end) and log prefix."""
+  """An evaluator with its name, period in steps (0: only at the end) and log prefix (default "<name>/")."""
   name: str
   evaluator: Any
   every_steps: int = 0
-  prefix: str = ""
+  prefix: Optional[str] = None
+
+  def __post_init__(self):
+    if self.prefix is None:
+      self.prefix = f"{self.name}/"
 
   def due(self, step: int) -> bool:
     return bool(self.every_steps) and step % self.every_steps == 0
@@ -68,7 +72,7 @@ def build_evaluators(evals: Optional[Mapping[str, Any]], **defaults) -> List[Sch
           raise SpecError(f"config.evals.{name}: evaluator {kind!r} has no argument {key!r}. "
                           f"{suggestion(key, list(accepted) + list(SCHEDULE_KEYS))}")
     evaluator = EVALUATORS.get(kind, **kwargs)
-    scheduled.append(ScheduledEvaluator(name, evaluator, every_steps, f"{name}/" if prefix is None else prefix))
+    scheduled.append(ScheduledEvaluator(name, evaluator, every_steps, prefix))
   return scheduled
 
 
@@ -111,8 +115,7 @@ class EvaluatorCallback(keras.callbacks.Callback):
                workdir: Optional[str] = None):
     super().__init__()
     if isinstance(evaluators, Mapping):
-      evaluators = [ScheduledEvaluator(name, ev, int(every_steps or 0), f"{name}/")
-                    for name, ev in evaluators.items()]
+      evaluators = [ScheduledEvaluator(name, ev, int(every_steps or 0)) for name, ev in evaluators.items()]
     self.evaluators = list(evaluators)
     self.network = network
     self.workdir = workdir
