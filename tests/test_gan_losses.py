@@ -48,7 +48,7 @@ def test_unknown_names_suggest():
 
 
 class _Quadratic:
-  """D(x) = sum(c * x^2) per example: dD/dx = 2 c x, known in closed form."""
+  """D(x) = sum(c * x^2) per example on x in [-1, 1]: dD/dx = 2 c x, known in closed form."""
 
   def __init__(self, c=0.3):
     self.c = c
@@ -59,10 +59,16 @@ class _Quadratic:
     return tf.reduce_sum(self.c * tf.square(images), axis=[1, 2, 3])[:, None]
 
 
-def _slopes_penalty(points, c):
-  grads = 2 * c * points
-  slopes = np.sqrt(1e-4 + np.sum(grads.reshape(len(points), -1) ** 2, axis=1))
+def _compare_gan_slopes_penalty(unit_points, grad_fn):
+  """compare_gan's mean((sqrt(1e-4 + ||dD01/dy||^2) - 1)^2) at points y in [0, 1], dD01/dy = grad_fn(y)."""
+  grads = grad_fn(unit_points).astype(np.float64)
+  slopes = np.sqrt(1e-4 + np.sum(grads.reshape(len(unit_points), -1) ** 2, axis=1))
   return np.mean((slopes - 1) ** 2)
+
+
+def _quadratic_unit_grad(c):
+  # D01(y) = D(2y - 1) = sum(c (2y - 1)^2): dD01/dy = 4 c (2y - 1).
+  return lambda y: 4 * c * (2 * y - 1)
 
 
 def _images(seed, n=3):
@@ -74,7 +80,9 @@ def test_wgan_gp_matches_numpy():
   d = _Quadratic()
   penalty = gan_penalties.wgan_gp(d, tf.constant(real), tf.constant(fake), labels="y", seed=seed)
   alpha = tf.random.stateless_uniform([3, 1, 1, 1], seed).numpy()
-  np.testing.assert_allclose(float(penalty), _slopes_penalty(real + alpha * (fake - real), d.c), rtol=1e-5)
+  y_real, y_fake = (real + 1) / 2, (fake + 1) / 2
+  expected = _compare_gan_slopes_penalty(y_real + alpha * (y_fake - y_real), _quadratic_unit_grad(d.c))
+  np.testing.assert_allclose(float(penalty), expected, rtol=1e-5)
   assert d.calls == [(True, "y")]  # real labels, training mode, as compare_gan
 
 
@@ -83,8 +91,45 @@ def test_dragan_matches_numpy():
   d = _Quadratic(0.7)
   penalty = gan_penalties.dragan(d, tf.constant(real), tf.constant(_images(3)), seed=seed)
   noise = tf.random.stateless_uniform(real.shape, seed).numpy() - 0.5
-  points = np.clip(real + real.std() * noise, -1.0, 1.0)
-  np.testing.assert_allclose(float(penalty), _slopes_penalty(points, d.c), rtol=1e-5)
+  y = (real + 1) / 2
+  points = np.clip(y + y.std() * noise, 0.0, 1.0)
+  assert np.mean((points == 0) | (points == 1)) > 0.02  # the clip is exercised
+  np.testing.assert_allclose(float(penalty), _compare_gan_slopes_penalty(points, _quadratic_unit_grad(d.c)),
+                             rtol=1e-5)
+
+
+class _UnitRangeDiscriminator:
+  """D01(y) = sum(w * sin(3 y) + y^2 / 2) per example on compare_gan's y in [0, 1]; dD01/dy in closed form."""
+
+  def __init__(self):
+    self.w = np.array([0.15, -0.1, 0.2], np.float32)  # per channel
+
+  def __call__(self, unit_images):
+    return tf.reduce_sum(self.w * tf.sin(3.0 * unit_images) + 0.5 * tf.square(unit_images), axis=[1, 2, 3])[:, None]
+
+  def grad(self, y):
+    return 3.0 * self.w * np.cos(3.0 * y) + y
+
+
+@pytest.mark.parametrize("name", ["wgan_gp", "dragan"])
+def test_penalty_on_minus_one_one_images_equals_compare_gans_on_zero_one(name):
+  # For D11(x) = D01((x + 1) / 2), the penalty on x in [-1, 1] is compare_gan's formula for D01 on (x + 1) / 2
+  # with the same draws: a published lambda (the study's 1, 10, 10^[-1, 2]) means the same here.
+  d01 = _UnitRangeDiscriminator()
+  d11 = lambda x, labels=None, training=False: d01((x + 1.0) / 2.0)  # noqa: E731
+  real, fake, seed = _images(6, n=4), _images(7, n=4), tf.constant([5, 9])
+  penalty = float(gan_penalties.get_penalty(name)(d11, tf.constant(real), tf.constant(fake), labels=None,
+                                                  seed=seed))
+  y_real, y_fake = (real + 1) / 2, (fake + 1) / 2
+  if name == "wgan_gp":  # compare_gan: x + alpha * (x_fake - x), alpha ~ U[0, 1) per example
+    alpha = tf.random.stateless_uniform([4, 1, 1, 1], seed).numpy()
+    points = y_real + alpha * (y_fake - y_real)
+  else:  # compare_gan: clip(x + std(x) * (U[0, 1) - 0.5), 0, 1), std over the whole batch
+    points = np.clip(y_real + y_real.std() * (tf.random.stateless_uniform(real.shape, seed).numpy() - 0.5), 0, 1)
+  expected = _compare_gan_slopes_penalty(points, d01.grad)
+  np.testing.assert_allclose(penalty, expected, rtol=1e-5)
+  # The gradient with respect to the [-1, 1] images is half as large: that penalty is a different number.
+  assert abs(_compare_gan_slopes_penalty(points, lambda y: d01.grad(y) / 2) - expected) > 0.1 * expected
 
 
 def test_penalty_gradient_reaches_discriminator_weights():

@@ -50,8 +50,13 @@ def random_grads(shapes, steps, seed=0):
 
 # --- NumPy references ------------------------------------------------------------------------------------
 
-def np_adafactor(params, grads_per_step, lr, factored_axes, momentum=0.9, eps=1e-30, cap=0.999, rate=0.8):
-  """Adafactor of Scaling ViT; factored_axes[i] = (row axis, col axis) or None. Returns params, momenta."""
+def np_adafactor(params, grads_per_step, lr, factored_axes, momentum=0.9, eps=1e-30, cap=0.999, rate=0.8,
+                 state_decay=None):
+  """Adafactor of Scaling ViT; factored_axes[i] = (row axis, col axis) or None. Returns params, momenta.
+
+  The bfloat16 momentum decays by `state_decay`, by default the momentum rounded to bfloat16 as JAX does.
+  """
+  state_decay = float(BF16(momentum)) if state_decay is None else state_decay
   params = [p.astype("float32").copy() for p in params]
   state = [None] * len(params)
   momenta = [np.zeros(p.shape, BF16) for p in params]
@@ -71,32 +76,40 @@ def np_adafactor(params, grads_per_step, lr, factored_axes, momentum=0.9, eps=1e
         v = state[i] if state[i] is not None else np.zeros_like(g2)
         v_hat = state[i] = beta2 * v + (1 - beta2) * g2
       u = g / np.sqrt(v_hat)
-      m = momentum * momenta[i].astype("float32") + (1 - momentum) * u
+      m = np.float32(state_decay) * momenta[i].astype("float32") + np.float32(1 - momentum) * u
       momenta[i] = m.astype(BF16)
       params[i] -= lr * m
   return params, momenta
 
 
-def np_sgd(params, grads_per_step, lr, momentum, nesterov):
+def np_sgd(params, grads_per_step, lr, momentum, nesterov, momenta=None, state_dtype="float32"):
+  """optax.trace: m <- g + momentum * m with the momentum rounded to the stored m's dtype. Returns params, m."""
   params = [p.copy() for p in params]
-  ms = [np.zeros_like(p) for p in params]
+  ms = [np.zeros(p.shape, state_dtype) for p in params] if momenta is None else list(momenta)
+  decay = np.float32(np.asarray(momentum, state_dtype))
   for grads in grads_per_step:
     for i, g in enumerate(grads):
-      ms[i] = g + momentum * ms[i]
-      params[i] -= lr * (g + momentum * ms[i] if nesterov else ms[i])
-  return params
+      m = g + decay * ms[i].astype("float32")
+      ms[i] = m.astype(state_dtype)
+      params[i] -= lr * (g + np.float32(momentum) * m if nesterov else m)
+  return params, ms
 
 
-def np_adam(params, grads_per_step, lr, b1=0.9, b2=0.999, eps=1e-8):
+def np_adam(params, grads_per_step, lr, b1=0.9, b2=0.999, eps=1e-8, mu_dtype="float32"):
+  """optax.scale_by_adam; mu stored in mu_dtype and decayed by b1 rounded to it. Returns params, mu."""
   params = [p.copy() for p in params]
-  mu = [np.zeros_like(p) for p in params]
+  mu = [np.zeros(p.shape, mu_dtype) for p in params]
   nu = [np.zeros_like(p) for p in params]
+  b1_on_mu = np.float32(np.asarray(b1, mu_dtype))
   for t, grads in enumerate(grads_per_step, start=1):
     for i, g in enumerate(grads):
-      mu[i] = b1 * mu[i] + (1 - b1) * g
+      m = b1_on_mu * mu[i].astype("float32") + np.float32(1 - b1) * g
+      mu[i] = m.astype(mu_dtype)
       nu[i] = b2 * nu[i] + (1 - b2) * g * g
-      params[i] -= lr * (mu[i] / (1 - b1 ** t)) / (np.sqrt(nu[i] / (1 - b2 ** t)) + eps)
-  return params
+      # The bias corrections in float32, as optax's `1 - decay ** count` (1 - float32(0.999) is not 0.001).
+      correction1, correction2 = 1 - np.float32(b1) ** np.float32(t), 1 - np.float32(b2) ** np.float32(t)
+      params[i] -= lr * (m / correction1) / (np.sqrt(nu[i] / correction2) + eps)
+  return params, mu
 
 
 # --- Update rules ----------------------------------------------------------------------------------------
@@ -149,8 +162,81 @@ def test_sgd_momentum_matches_numpy(nesterov):
   variables = [variable(f"net/sgd{i}/kernel", p) for i, p in enumerate(init)]
   opt = optimizers.make({"name": f"sgd(momentum=0.9, nesterov={nesterov})", "lr": 0.05})
   got = run_steps(opt, variables, grads)
-  for g, w in zip(got, np_sgd(init, grads, 0.05, 0.9, nesterov)):
+  for g, w in zip(got, np_sgd(init, grads, 0.05, 0.9, nesterov)[0]):
     np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+# --- bfloat16 states: the decay is rounded to bfloat16, as JAX does in big_vision's optax -----------------
+# Reference numbers: big_vision's `scale_by_adafactor` (optax scale_by_factored_rms -> ema(0.9, debias=False,
+# accumulator_dtype=bfloat16)), `momentum_hp` (optax.trace, bfloat16) and optax.scale_by_adam(mu_dtype=
+# bfloat16), jitted, optax 0.2.8 / jax 0.10.2 on CPU; each is also recomputed below in NumPy + ml_dtypes.
+
+BV_GRADS = [np.array(g, "float32") for g in ([0.5, -1.25, 2.0, 0.75, -0.3, 1.5], [0.25, -1.0, 3.0, 0.5, -0.2, 1.5],
+                                              [0.6, -0.7, 1.0, 1.1, -0.4, 1.5])]
+BV_ADAFACTOR_PARAMS = [-0.5209628939628601, 0.5138484835624695, -0.535239040851593, -0.5533263087272644,
+                       0.5493406057357788, -0.560143232345581]   # 3 steps from 0, lr 1
+BV_ADAFACTOR_MOMENTUM = [0.265625, -0.234375, 0.23046875, 0.283203125, -0.279296875, 0.26953125]
+BV_SGD_MOMENTUM = [0.5, -1.25, 2.0, 0.75, -0.3, 1.5]   # stored (bfloat16) momentum before one step with BV_GRADS[1]
+BV_SGD_UPDATE = {False: [0.69921875, -2.123046875, 4.796875, 1.173828125, -0.47023314237594604, 2.84765625],
+                 True: [0.8792968392372131, -2.9107420444488525, 7.317187309265137, 1.5564452409744263,
+                        -0.6232098340988159, 4.062890529632568]}
+BV_SGD_NEW_MOMENTUM = [0.69921875, -2.125, 4.8125, 1.171875, -0.470703125, 2.84375]
+BV_ADAM_PARAMS = [-2.8881707191467285, 2.939920663833618, -2.8987789154052734, -2.940154790878296,
+                  2.9443552494049072, -2.999638795852661]   # 3 steps from 0, lr 1
+BV_ADAM_MU = [0.12255859375, -0.259765625, 0.53125, 0.2158203125, -0.08203125, 0.40625]
+
+
+def test_bfloat16_state_decay_is_rounded_as_jax_does():
+  assert float(BF16(0.9)) == 0.8984375
+  assert optimizers.AdafactorBV(momentum=0.9).momentum_decay == 0.8984375  # momentum_dtype bfloat16 by default
+  assert optimizers.AdafactorBV(momentum=0.9, momentum_dtype="float32").momentum_decay == float(np.float32(0.9))
+  assert optimizers.SGD(momentum=0.9, momentum_dtype="bfloat16").momentum_decay == 0.8984375
+  assert optimizers.SGD(momentum=0.9).momentum_decay == float(np.float32(0.9))
+  assert optimizers.param_group_optimizer.decay_on_state(0.999, "bfloat16") == 1.0
+  assert optimizers.param_group_optimizer.decay_on_state(0.99, "float16") == float(np.float16(0.99))
+
+
+def test_adafactor_bfloat16_momentum_matches_big_vision():
+  want, momenta = np_adafactor([np.zeros(6, "float32")], [[g] for g in BV_GRADS], 1.0, [None])
+  np.testing.assert_allclose(want[0], BV_ADAFACTOR_PARAMS, rtol=1e-6)   # NumPy == big_vision's optax
+  np.testing.assert_array_equal(momenta[0].astype("float32"), BV_ADAFACTOR_MOMENTUM)
+  # With a float32 0.9 on the stored momentum (the old arithmetic) the parameters differ by > 1e-4.
+  old, _ = np_adafactor([np.zeros(6, "float32")], [[g] for g in BV_GRADS], 1.0, [None], state_decay=0.9)
+  assert np.max(np.abs(old[0] / BV_ADAFACTOR_PARAMS - 1)) > 1e-4
+  for compiled in (False, True):
+    variables = [variable("net/v/kernel", np.zeros(6))]
+    opt = optimizers.AdafactorBV(1.0)
+    got = run_steps(opt, variables, [[g] for g in BV_GRADS], compiled=compiled)
+    np.testing.assert_allclose(got[0], BV_ADAFACTOR_PARAMS, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(opt._m[0].numpy(), "float32"), BV_ADAFACTOR_MOMENTUM)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_bfloat16_momentum_matches_big_vision(nesterov):
+  m0 = np.asarray(BV_SGD_MOMENTUM, "float32").astype(BF16)
+  want, ms = np_sgd([np.zeros(6, "float32")], [[BV_GRADS[1]]], 1.0, 0.9, nesterov, momenta=[m0], state_dtype=BF16)
+  np.testing.assert_allclose(-want[0], BV_SGD_UPDATE[nesterov], rtol=1e-6)
+  np.testing.assert_array_equal(ms[0].astype("float32"), BV_SGD_NEW_MOMENTUM)
+  old = BV_GRADS[1] + np.float32(0.9) * m0.astype("float32")
+  assert np.max(np.abs(old / BV_SGD_UPDATE[False] - 1)) > 1e-4
+  variables = [variable("net/v/kernel", np.zeros(6))]
+  opt = optimizers.SGD(1.0, momentum=0.9, nesterov=nesterov, momentum_dtype="bfloat16")
+  opt.build(variables)
+  opt._momenta[0].assign(m0)
+  got = run_steps(opt, variables, [[BV_GRADS[1]]])
+  np.testing.assert_allclose(-got[0], BV_SGD_UPDATE[nesterov], rtol=1e-6)
+  np.testing.assert_array_equal(np.asarray(opt._momenta[0].numpy(), "float32"), BV_SGD_NEW_MOMENTUM)
+
+
+def test_adam_bfloat16_mu_matches_optax():
+  want, mu = np_adam([np.zeros(6, "float32")], [[g] for g in BV_GRADS], 1.0, mu_dtype=BF16)
+  np.testing.assert_allclose(want[0], BV_ADAM_PARAMS, rtol=1e-6)
+  np.testing.assert_array_equal(mu[0].astype("float32"), BV_ADAM_MU)
+  variables = [variable("net/v/kernel", np.zeros(6))]
+  opt = optimizers.Adam(1.0, mu_dtype="bfloat16")
+  got = run_steps(opt, variables, [[g] for g in BV_GRADS], compiled=True)
+  np.testing.assert_allclose(got[0], BV_ADAM_PARAMS, rtol=1e-6)
+  np.testing.assert_array_equal(np.asarray(opt._mu[0].numpy(), "float32"), BV_ADAM_MU)
 
 
 def test_adam_matches_numpy():
@@ -160,7 +246,7 @@ def test_adam_matches_numpy():
   variables = [variable(f"net/adam{i}/kernel", p) for i, p in enumerate(init)]
   opt = optimizers.make({"name": "adam(b1=0.9, b2=0.999)", "lr": 0.01})
   got = run_steps(opt, variables, grads, compiled="xla")
-  for g, w in zip(got, np_adam(init, grads, 0.01)):
+  for g, w in zip(got, np_adam(init, grads, 0.01)[0]):
     np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
 
 

@@ -22,18 +22,20 @@ class GanEvaluator:
   `standing_stats_samples` the generator's BN statistics are first re-estimated over that many samples.
 
   Which numbers compare with the papers': see `model_garden.evaluation.gan_metrics` (only the original
-  Inception graph at 299 px, the papers' sample sizes and splits; `features="inception_v3"` is Keras'
-  InceptionV3 and is not that graph).
+  Inception graph, `features="inception_2015_12_05"`, with the papers' sample sizes and splits;
+  `features="inception_v3"` is Keras' InceptionV3 and is not that graph).
 
   Args:
     data: dict with the tfds `name` and `split` (and optionally `data_dir`).
     pp: preprocessing string producing `image` in [-1, 1] (e.g. "decode|value_range(-1, 1)|keep('image')").
-    features: "inception_v3" (downloads weights once), a path to a `.keras` ImageModel (its `pre_logits`),
-      or a `FeatureExtractor`.
+    features: "inception_2015_12_05" (TF-GAN's frozen FID/IS graph, the papers' network: from
+      ~/.cache/model_garden/inception or downloaded once), a path to that graph's .pb, "inception_v3" (Keras'
+      InceptionV3, downloads weights once), a path to a `.keras` ImageModel (its `pre_logits`), or a
+      `FeatureExtractor`.
     num_samples: generated images, and the cap on real images (compare_gan: 10,000).
     batch_size: generation and feature batch size.
     kid_subsets, kid_subset_size: KID protocol (100 subsets of at most 1,000).
-    is_splits: Inception Score splits (10; compare_gan uses 1).
+    is_splits: Inception Score splits (10 as improved-GAN and Mimicry; compare_gan/TF-GAN: 1).
     standing_stats_samples: re-estimate BN statistics over this many samples first (0: off).
     seed: seed of the latents and labels.
 

@@ -1,7 +1,8 @@
 """Feature extractors for GAN metrics: images in [-1, 1] -> {"pool": features, "logits": class logits}.
 
 Only features of the original FID Inception graph at 299 px give numbers comparable to the papers (see
-`gan_metrics`). This module offers:
+`gan_metrics`): `inception_graph_features.InceptionGraphFeatures` (spec "inception_2015_12_05" or a path to
+its .pb) loads that graph. This module offers the others:
 
 * `InceptionV3Features`: `keras.applications.InceptionV3` with ImageNet weights (downloaded once into
   ~/.keras/models; fails with a clear message offline). Its weights are not the FID graph's: its FID, IS and
@@ -10,7 +11,8 @@ Only features of the original FID Inception graph at 299 px give numbers compara
   `pre_logits` as features and its logits for the Inception Score. Works offline; numbers are comparable
   only with the same network.
 
-`get_feature_extractor(spec)` builds one from a string: "inception_v3" or a path to a `.keras` network.
+`get_feature_extractor(spec)` builds one from a string: "inception_2015_12_05", a `.pb` path, "inception_v3"
+or a path to a `.keras` network.
 """
 
 from __future__ import annotations
@@ -165,13 +167,22 @@ class NetworkFeatures(FeatureExtractor):
 
 
 def get_feature_extractor(spec) -> FeatureExtractor:
-  """"inception_v3" (Keras InceptionV3, downloads), a `.keras` path, a network, or an extractor itself."""
+  """An extractor from a spec.
+
+  "inception_2015_12_05" (the papers' frozen Inception graph, `InceptionGraphFeatures`: cache folder or
+  download), a path to that graph's .pb (or its .tar.gz), "inception_v3" (Keras InceptionV3, downloads), a
+  `.keras` path, a network, or an extractor itself.
+  """
   if isinstance(spec, FeatureExtractor):
     return spec
   if isinstance(spec, str):
+    if spec == "inception_2015_12_05" or spec.endswith((".pb", ".tar.gz", ".tgz")):
+      from model_garden.evaluation import inception_graph_features  # pylint: disable=g-import-not-at-top
+      return inception_graph_features.InceptionGraphFeatures(None if spec == "inception_2015_12_05" else spec)
     if spec == "inception_v3":
       return InceptionV3Features()
     if spec.endswith(".keras"):
       return NetworkFeatures(spec)
-    raise ValueError(f"Unknown feature extractor {spec!r}: use 'inception_v3' or a path to a .keras network.")
+    raise ValueError(f"Unknown feature extractor {spec!r}: use 'inception_2015_12_05' (the papers' FID graph), "
+                     "a path to its .pb, 'inception_v3' or a path to a .keras network.")
   return NetworkFeatures(spec)

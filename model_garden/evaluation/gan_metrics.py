@@ -4,6 +4,8 @@ Which numbers are comparable to the papers': only those computed on the features
 Inception network (the TF graph `inception-2015-12-05`, `pool_3` 2048-d features and its 1008 logits; TF-GAN,
 TTUR, pytorch-fid's ported weights) from images resized to 299x299, with the papers' sample sizes (compare_gan:
 10k generated vs 10k real for CIFAR-10 and CelebA, the study; 50k for ImageNet) and reference split.
+`inception_graph_features.InceptionGraphFeatures` (`features="inception_2015_12_05"`) is that graph with
+compare_gan's preprocessing.
 `keras.applications.InceptionV3`'s ImageNet weights are a different network (pytorch-fid #11): FID/IS/KID
 with it (`gan_features.InceptionV3Features`) are only comparable with each other, and so are the numbers on
 any other classifier's features (`gan_features.NetworkFeatures`, e.g. a model_garden classifier's

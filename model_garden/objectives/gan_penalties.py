@@ -7,8 +7,11 @@ images' labels (compare_gan conditions the penalty's discriminator calls on them
 are computed per example and averaged over the batch; call them inside the discriminator's
 GradientTape, which then differentiates through the input gradient.
 
-Image range: model_garden's images are in [-1, 1] where compare_gan's are in [0, 1]; DRAGAN's clip range
-follows, and gradients are taken with respect to the [-1, 1] images the discriminator sees.
+Image range: model_garden's discriminator sees images x in [-1, 1], compare_gan's sees y = (x + 1) / 2 in
+[0, 1]. The gradient penalties are computed as compare_gan computes them on the same images: interpolation,
+DRAGAN's noise and clip, and the gradient all live in [0, 1] pixels, through D01(y) = D(2y - 1). The
+constrained gradient ||dD01/dy|| = 2 ||dD/dx||, so on x alone the same lambda would weigh a different
+constraint: with this, compare_gan's (and the study's) lambda values carry over unchanged.
 """
 
 from __future__ import annotations
@@ -21,13 +24,18 @@ import tensorflow as tf
 from model_garden.registry import suggestion
 
 
-def _slopes_penalty(discriminator, images, labels):
-  """mean((sqrt(1e-4 + ||dD/dx||^2) - 1)^2) over the batch (compare_gan's form, epsilon included)."""
+def _unit_range(images):
+  """[-1, 1] images as compare_gan's [0, 1] ones: y = (x + 1) / 2."""
+  return (tf.cast(images, tf.float32) + 1.0) / 2.0
+
+
+def _slopes_penalty(discriminator, unit_images, labels):
+  """compare_gan's mean((sqrt(1e-4 + ||dD01/dy||^2) - 1)^2), D01(y) = D(2y - 1), y = `unit_images` in [0, 1]."""
   with tf.GradientTape() as tape:
-    tape.watch(images)
-    logits = tf.cast(discriminator(images, labels=labels, training=True), tf.float32)
-  gradients = tape.gradient(logits, images)
-  squared = tf.reduce_sum(tf.square(tf.cast(gradients, tf.float32)), axis=list(range(1, len(images.shape))))
+    tape.watch(unit_images)
+    logits = tf.cast(discriminator(unit_images * 2.0 - 1.0, labels=labels, training=True), tf.float32)
+  gradients = tape.gradient(logits, unit_images)
+  squared = tf.reduce_sum(tf.square(tf.cast(gradients, tf.float32)), axis=list(range(1, len(unit_images.shape))))
   slopes = tf.sqrt(1e-4 + squared)
   return tf.reduce_mean(tf.square(slopes - 1.0))
 
@@ -43,23 +51,26 @@ def none(discriminator, real, fake, labels=None, seed=None):
 
 
 def wgan_gp(discriminator, real, fake, labels=None, seed=None):
-  """WGAN-GP (Gulrajani et al. 2017): the gradient norm at x + a (x_fake - x), a ~ U[0, 1) per example."""
-  real = tf.cast(real, tf.float32)
-  fake = tf.cast(fake, tf.float32)
+  """WGAN-GP (Gulrajani et al. 2017): the gradient norm at y + a (y_fake - y), a ~ U[0, 1) per example.
+
+  y, y_fake are the images in [0, 1] and the gradient is with respect to [0, 1] pixels (compare_gan).
+  """
+  real, fake = _unit_range(real), _unit_range(fake)
   alpha = tf.random.stateless_uniform([tf.shape(real)[0]] + [1] * (len(real.shape) - 1), _seed(seed))
   return _slopes_penalty(discriminator, real + alpha * (fake - real), labels)
 
 
 def dragan(discriminator, real, fake, labels=None, seed=None):
-  """DRAGAN (Kodali et al. 2017): gradient norm at clip(x + std(x) (u - 0.5), -1, 1), u ~ U[0, 1) per value.
+  """DRAGAN (Kodali et al. 2017): gradient norm at clip(y + std(y) (u - 0.5), 0, 1), u ~ U[0, 1) per value.
 
-  std is taken over the whole real batch tensor, as compare_gan.
+  y is the real batch in [0, 1], std is taken over the whole batch tensor, and the gradient is with
+  respect to [0, 1] pixels, as compare_gan.
   """
   del fake
-  real = tf.cast(real, tf.float32)
+  real = _unit_range(real)
   std = tf.math.reduce_std(real)
   noise = tf.random.stateless_uniform(tf.shape(real), _seed(seed)) - 0.5
-  return _slopes_penalty(discriminator, tf.clip_by_value(real + std * noise, -1.0, 1.0), labels)
+  return _slopes_penalty(discriminator, tf.clip_by_value(real + std * noise, 0.0, 1.0), labels)
 
 
 def l2(discriminator, real, fake, labels=None, seed=None):

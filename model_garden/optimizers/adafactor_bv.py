@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import keras
 from keras import ops
 
-from model_garden.optimizers.param_group_optimizer import ParamGroupOptimizer
+from model_garden.optimizers.param_group_optimizer import ParamGroupOptimizer, decay_on_state
 from model_garden.optimizers.registry import OPTIMIZERS
 
 
@@ -43,9 +43,13 @@ class AdafactorBV(ParamGroupOptimizer):
     other variables (vectors, small matrices):
       v <- beta2_t * v + (1 - beta2_t) * G;   u = g / sqrt(v)
     clipping_threshold c (off by default): u <- u / max(1, rms(u) / c)
-    momentum (not debiased, stored in momentum_dtype, computed in float32):
-      m <- momentum * m + (1 - momentum) * u;  u = m
+    momentum (optax `ema(momentum, debias=False, accumulator_dtype=momentum_dtype)`, not debiased):
+      m <- d * m + (1 - momentum) * u;  u = m     (float32; m then stored in momentum_dtype)
     p <- p - lr_t * lr_mult * u - s(t) * wd * wd_mult * p    (see ParamGroupOptimizer)
+
+  d is the momentum rounded to momentum_dtype (`momentum_decay`), as JAX applies a Python float to a
+  bfloat16 array: bf16(0.9) = 0.8984375, while (1 - momentum) meets the float32 u and stays float32(0.1).
+  The step uses the float32 m; only the stored m is rounded (`decay_on_state`).
 
   There is no relative (parameter-scale) step size. Per (n, m) factored kernel the state is n + m
   float32 values plus n*m bfloat16 momentum values: about a quarter of Adam's 2*n*m float32 values.
@@ -76,6 +80,8 @@ class AdafactorBV(ParamGroupOptimizer):
     super().__init__(learning_rate, **kwargs)
     self.momentum = float(momentum) if momentum else None
     self.momentum_dtype = keras.backend.standardize_dtype(momentum_dtype)
+    # The decay that multiplies the stored momentum (0.8984375 for 0.9 in bfloat16).
+    self.momentum_decay = decay_on_state(self.momentum, self.momentum_dtype) if self.momentum else None
     self.factored_min_dim = int(factored_min_dim)
     self.decay_rate = float(decay_rate)
     self.decay_offset = int(decay_offset)
@@ -128,7 +134,7 @@ class AdafactorBV(ParamGroupOptimizer):
       rms = ops.sqrt(ops.mean(ops.square(u)))
       u = u / ops.maximum(1.0, rms / self.clipping_threshold)
     if self.momentum:
-      m = self.momentum * ops.cast(self._m[index], "float32") + (1.0 - self.momentum) * u
+      m = self.momentum_decay * ops.cast(self._m[index], "float32") + (1.0 - self.momentum) * u
       self.assign(self._m[index], m)  # rounded to momentum_dtype; this step uses the float32 value
       u = m
     return u

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from model_garden.optimizers.param_group_optimizer import ParamGroupOptimizer
+from model_garden.optimizers.param_group_optimizer import ParamGroupOptimizer, decay_on_state
 from model_garden.optimizers.registry import OPTIMIZERS
 
 
@@ -20,7 +20,9 @@ class Adam(ParamGroupOptimizer):
     u = (mu / (1 - b1^t)) / (sqrt(nu / (1 - b2^t) + eps_root) + eps)
     p <- p - lr_t * lr_mult * u - s(t) * wd * wd_mult * p    (see ParamGroupOptimizer)
 
-  big_vision's ViT configs use `mu_dtype="bfloat16"` to halve the first moment's memory.
+  big_vision's ViT configs use `mu_dtype="bfloat16"` to halve the first moment's memory. As in optax, b1
+  multiplies the stored mu after rounding to its dtype (bf16(0.9) = 0.8984375, `decay_on_state`); the
+  new mu is computed and used in float32 and only stored rounded.
 
   Args:
     learning_rate: float or `Schedule`.
@@ -43,13 +45,14 @@ class Adam(ParamGroupOptimizer):
 
   def build_state(self, variables):
     self._mu = [self.add_state(v, "mu", dtype=self.mu_dtype) for v in variables]
+    self._b1_on_mu = [decay_on_state(self.b1, mu.dtype) for mu in self._mu]
     self._nu = [self.add_state(v, "nu") for v in variables]
 
   def update_direction(self, gradient, variable, index):
     dtype = gradient.dtype
     t = ops.cast(self.iterations + 1, dtype)
     mu_state, nu_state = self._mu[index], self._nu[index]
-    mu = self.b1 * ops.cast(mu_state, dtype) + (1.0 - self.b1) * gradient
+    mu = self._b1_on_mu[index] * ops.cast(mu_state, dtype) + (1.0 - self.b1) * gradient
     nu = self.b2 * ops.cast(nu_state, dtype) + (1.0 - self.b2) * ops.square(gradient)
     self.assign(mu_state, mu)
     self.assign(nu_state, nu)

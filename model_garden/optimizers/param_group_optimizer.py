@@ -7,6 +7,7 @@ import warnings
 from typing import List, Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -178,6 +179,18 @@ def compute_dtype(dtype) -> str:
   """float32 for half-precision variables (their updates are computed in float32), else their dtype."""
   dtype = keras.backend.standardize_dtype(dtype)
   return "float32" if dtype in ("float16", "bfloat16") else dtype
+
+
+def decay_on_state(decay: float, state_dtype) -> float:
+  """`decay` as JAX multiplies it into a state array of `state_dtype`: rounded to that dtype first.
+
+  In optax (`ema`, `trace`, `scale_by_adam`'s mu) the decay is a Python float times the stored state; JAX's
+  weak typing converts the float to the state's dtype, so a bfloat16 momentum decays by bf16(0.9) =
+  0.8984375, not 0.9 (float32 states: float32(0.9), what TF does anyway). The product is exact in float32
+  (8-bit mantissas) and, under jit as big_vision runs it, stays float32 until the sum is stored.
+  """
+  numpy_dtype = tf.as_dtype(keras.backend.standardize_dtype(state_dtype)).as_numpy_dtype  # ml_dtypes for bf16
+  return float(np.asarray(decay, numpy_dtype))
 
 
 def _example(variables) -> str:
