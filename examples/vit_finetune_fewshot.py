@@ -72,7 +72,7 @@ print("shapes:", ", ".join(SHAPES))
 # %% [markdown]
 # ## 2. The model, objective and optimizer of `configs/vit/mg_shapes_finetune.py`
 #
-# The config names everything by spec strings; the same three lines build them outside the trainer
+# The config names the network, objective and optimizer; the same lines build them outside the trainer
 # (`python -m model_garden.train --config=model_garden/configs/vit/mg_shapes_finetune.py` runs the same
 # recipe with checkpoints and TensorBoard).
 
@@ -80,14 +80,14 @@ print("shapes:", ", ".join(SHAPES))
 config = mg_shapes_finetune.get_config("runlocal" if TINY else None)
 keras.utils.set_random_seed(config.seed)
 
-network = model_garden.models.get(config.model)
+network = model_garden.training.build_network(config.networks.network)
 objective = model_garden.objectives.get(config.objective, network=network)
 optimizer = model_garden.optimizers.make(config.optimizer, total_steps=config.total_steps)
 objective.compile(optimizer=optimizer)
 
-print("model:    ", config.model, f"({network.count_params():,} parameters)")
-print("objective:", config.objective)
-print("optimizer:", config.optimizer.name, "lr", config.optimizer.lr, config.optimizer.schedule)
+print("model:    ", model_garden.training.network_spec(config.networks.network), f"({network.count_params():,} parameters)")
+print("objective:", config.objective.to_dict())
+print("optimizer:", config.optimizer.name, "lr", config.optimizer.lr, config.optimizer.schedule.to_dict())
 print("steps:    ", config.total_steps, "of batch", config.input.batch_size)
 
 # %% [markdown]
@@ -141,7 +141,7 @@ fewshot = FewShotEvaluator(
 started = time.time()
 trained = fewshot.run(network)
 keras.utils.set_random_seed(config.seed)
-untrained = fewshot.run(model_garden.models.get(config.model))  # The same network at initialisation.
+untrained = fewshot.run(model_garden.training.build_network(config.networks.network))  # The same at init.
 print(f"few-shot evaluation of both networks in {time.time() - started:.0f} s\n")
 print(f"{'':12s}{'shots':>6s}{'trained':>10s}{'at init':>10s}")
 for task in ("mg_shapes", "mg_colours"):
@@ -152,7 +152,7 @@ for task in ("mg_shapes", "mg_colours"):
 # %%
 results = {
     "tiny": TINY,
-    "model": config.model,
+    "model": model_garden.training.network_spec(config.networks.network),
     "steps": config.total_steps,
     "train_seconds": round(train_seconds, 1),
     "final_train_loss": round(float(final_loss), 4),

@@ -45,7 +45,7 @@ def _upstream(workdir, data_dir, dataset, steps, batch):
   config.log_steps = min(config.log_steps, steps)
   config.checkpoint_steps = config.log_steps
   config.evals = {}
-  config.optimizer.schedule = f"cosine(warmup_steps={max(1, steps // 10)})"
+  config.optimizer.schedule.warmup_steps = max(1, steps // 10)
   model_garden.training.train(config, os.path.dirname(path), verbose=2)
   return path
 

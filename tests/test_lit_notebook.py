@@ -1,15 +1,18 @@
 """examples/lit_zero_shot.ipynb executes end to end at tiny size (MG_NOTEBOOK_TINY=1)."""
 
 import json
+import os
 
-from notebook_kernel import require_notebook_tools, run_notebook, stdout_texts
+from notebook_kernel import ROOT, require_notebook_tools, run_notebook, stdout_texts
 
 require_notebook_tools()
 
 
 def test_lit_notebook_runs_tiny(tiny_shapes, tmp_path, monkeypatch):
   _, data_dir = tiny_shapes  # Reuse the session's prepared tiny mg_shapes.
-  notebook = run_notebook("lit_zero_shot.ipynb", tmp_path, monkeypatch, data_dir=data_dir)
+  # Run from the notebook's own folder, as Jupyter does: it imports examples/lit_demo.py beside it.
+  notebook = run_notebook("lit_zero_shot.ipynb", tmp_path, monkeypatch, data_dir=data_dir,
+                          cwd=os.path.join(ROOT, "examples"))
   stdout = stdout_texts(notebook)
   text = "\n".join(stdout)
   assert "pieces" in text and "zero-shot shapes" in text and "zero-shot colours" in text
