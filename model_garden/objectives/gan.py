@@ -210,11 +210,10 @@ class GAN(Objective):
       if self.optimizer is not None and not self.optimizer.built:
         self.optimizer.build(filter_trainable(self.optimizer, g.trainable_variables))
 
-  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-    if self.built and all(o is not None and o.built for o in (self.optimizer, self.d_optimizer)):
-      return
-    raise RuntimeError("Call gan.build_for_training() inside the strategy scope after compile() and before "
-                       "fit(): a GAN builds its networks and both optimizers there (keras-team/keras#23085).")
+  symbolic_build_allowed = False  # Both networks and optimizers are built by build_for_training.
+
+  def ready_for_fit(self) -> bool:
+    return self.built and all(o is not None and o.built for o in (self.optimizer, self.d_optimizer))
 
   # -- Steps ---------------------------------------------------------------------------------------------------
   def _step_seed(self, sub_step, stream):

@@ -7,6 +7,7 @@ from typing import Dict, Mapping, Optional, Tuple
 import keras
 import tensorflow as tf
 
+from model_garden.objectives.keras_workarounds import MultiWorkerFitMixin
 from model_garden.registry import Registry, Spec, SpecError, spec_call
 
 OBJECTIVES = Registry("objective")
@@ -52,13 +53,8 @@ def build(spec: Spec, networks: Mapping[str, keras.Model]) -> "Objective":
   return OBJECTIVES.get(spec, **networks)
 
 
-def is_multi_worker(strategy) -> bool:
-  return type(strategy).__name__.startswith("MultiWorkerMirroredStrategy") or (
-      type(strategy).__name__.startswith("CollectiveAllReduceStrategy"))
-
-
 @keras.saving.register_keras_serializable("model_garden")
-class Objective(keras.Model):
+class Objective(MultiWorkerFitMixin, keras.Model):
   """A training objective: networks + losses, trained with `fit`, one optimizer step per batch.
 
   Subclasses implement `compute_losses(batch, training) -> (losses, outputs)` where `losses` is a dict
@@ -72,8 +68,8 @@ class Objective(keras.Model):
   * asks the optimizer which variables it trains (`filter_trainable`: frozen variables get neither
     gradients nor optimizer state) and scales the loss for mixed_float16 (`scale_loss`);
   * feeds one `Mean` tracker per loss term, so the progress bar shows epoch averages;
-  * works around Keras 3.15's MultiWorkerMirroredStrategy bugs (keras-team/keras#20585): the symbolic
-    build reduces a data batch across workers, and per-step logs are reduced with `axis=0`.
+  * works around Keras 3.15's MultiWorkerMirroredStrategy bugs (keras-team/keras#20585) through
+    `keras_workarounds.MultiWorkerFitMixin`, the one module that overrides private Keras methods.
 
   Objectives that need several optimizers per step (GANs) override `train_step` itself.
 
@@ -182,11 +178,7 @@ class Objective(keras.Model):
     for name, tracker in self._trackers.items():
       if name in values:
         tracker.update_state(tf.cast(values[name], tf.float32))
-    logs = {name: tracker.result() for name, tracker in self._trackers.items()}
-    if is_multi_worker(self.distribute_strategy):
-      # Keras reduces multi-worker logs with axis=0, which fails on scalars; rank 1 reduces to the value.
-      logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
-    return logs
+    return self.multi_worker_logs({name: tracker.result() for name, tracker in self._trackers.items()})
 
   # -- Distribution ---------------------------------------------------------------------------------------
   def build_for_training(self, image_shape=None):
@@ -208,13 +200,6 @@ class Objective(keras.Model):
       self.built = True
       if self.optimizer is not None and not self.optimizer.built:
         self.optimizer.build(self.trainable_for_step())
-
-  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-    # Our steps create no variables lazily once `build_for_training` ran, so the symbolic build (which
-    # all-reduces a data batch and fails under MultiWorkerMirroredStrategy) has nothing left to do.
-    if self.built and (self.optimizer is None or self.optimizer.built):
-      return
-    super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
   def get_config(self):
     config = super().get_config()

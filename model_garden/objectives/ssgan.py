@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
-from keras.src import backend as keras_backend  # compute_output_spec: symbolic shapes, no FLOPs spent.
 
 from model_garden.layers import normalized_layers
+from model_garden.layers.symbolic import output_spec
 from model_garden.models.gan.discriminator import kernel_norm_of
 from model_garden.objectives.gan import GAN
 from model_garden.objectives.objective import register
@@ -151,9 +151,9 @@ class SSGAN(GAN):
     images = keras.KerasTensor((1, d.image_size, d.image_size, d.channels))
     if d.label_classes:
       fn = lambda x, y: d.forward(x, labels=y)[1]["pre_logits"]  # noqa: E731
-      spec = keras_backend.compute_output_spec(fn, images, keras.KerasTensor((1, d.label_classes)))
+      spec = output_spec(fn, images, keras.KerasTensor((1, d.label_classes)))
     else:
-      spec = keras_backend.compute_output_spec(lambda x: d.forward(x)[1]["pre_logits"], images)
+      spec = output_spec(lambda x: d.forward(x)[1]["pre_logits"], images)
     if len(spec.shape) != 2:
       raise ValueError(f"{type(self).__name__} puts its heads on the discriminator's `pre_logits`, which must "
                        f"be (batch, features); {d.name} gives {spec.shape}.")

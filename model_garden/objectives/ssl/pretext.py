@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from model_garden.layers.symbolic import output_spec
+
 NUM_ROTATIONS = 4
 
 
@@ -95,6 +97,5 @@ def output_width(network, image_shape, endpoint: str | None = None) -> int:
   if endpoint is None:
     spec = network.compute_output_spec(keras.KerasTensor(shape))
   else:
-    spec = keras.src.backend.compute_output_spec(lambda x: network.intermediates(x)[endpoint],
-                                                 keras.KerasTensor(shape))
+    spec = output_spec(lambda x: network.intermediates(x)[endpoint], keras.KerasTensor(shape))
   return int(spec.shape[-1])

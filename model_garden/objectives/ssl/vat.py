@@ -7,6 +7,8 @@ import contextlib
 import keras
 import tensorflow as tf
 
+from model_garden.layers.symbolic import all_layers
+
 from model_garden.objectives.objective import Objective, register
 from model_garden.objectives import common
 from model_garden.objectives.ssl.entmin import conditional_entropy
@@ -27,7 +29,7 @@ def _normalize(v):
 def moving_statistics(network) -> list:
   """The moving mean and variance variables of every BatchNormalization layer inside `network`."""
   found = []
-  for layer in network._flatten_layers(include_self=True, recursive=True):  # pylint: disable=protected-access
+  for layer in all_layers(network, include_self=True):
     if isinstance(layer, keras.layers.BatchNormalization) and layer.built:
       found.extend([layer.moving_mean, layer.moving_variance])
   return found
