@@ -11,7 +11,6 @@ import json
 from absl import app, flags
 from ml_collections import config_flags
 
-import model_garden  # noqa: F401  (registers models, ops, datasets)
 from model_garden.training import train as run_training
 from model_garden.training.strategy import STRATEGIES
 

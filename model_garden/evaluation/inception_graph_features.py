@@ -32,7 +32,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from model_garden.evaluation.gan_features import FeatureExtractor, FeatureExtractorUnavailableError
+from model_garden.evaluation.feature_extractor import FeatureExtractor, FeatureExtractorUnavailableError
 
 INCEPTION_URL = "http://download.tensorflow.org/models/frozen_inception_v1_2015_12_05.tar.gz"
 INCEPTION_TARBALL = "frozen_inception_v1_2015_12_05.tar.gz"

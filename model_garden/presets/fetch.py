@@ -127,7 +127,7 @@ def fetch_preset(name: str, *, cache_dir: Optional[str] = None, source: Optional
   vocabulary_file = catalogue_lib.vocabulary_file(item)
   vocabulary = _obtain(vocabulary_file, vocab, downloads, download, "--vocab") if vocabulary_file else None
 
-  import model_garden  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (registers the models)
+  import model_garden.models  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (registers the models)
   from model_garden import convert  # pylint: disable=g-import-not-at-top
   from model_garden import models  # pylint: disable=g-import-not-at-top
   if item["task"] == "image_text":

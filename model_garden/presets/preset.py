@@ -332,7 +332,7 @@ def _rebuild(config: Mapping[str, Any], preprocessing: Mapping[str, Any], root: 
   if int(config.get("format_version", 0)) > FORMAT_VERSION:
     raise PresetFormatError(f"{root} has preset format version {config['format_version']}; this model_garden "
                             f"({__version__}) reads up to {FORMAT_VERSION}. Upgrade model_garden.")
-  import model_garden  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (registers serialisables)
+  import model_garden.models  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (registers serialisables)
   model = keras.saving.deserialize_keras_object(config["model"])
   _ensure_built(model, int(preprocessing["image_size"]))
   weights = os.path.join(root, WEIGHTS_FILE)

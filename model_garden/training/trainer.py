@@ -31,6 +31,7 @@ from absl import logging
 
 from model_garden import data as mg_data
 from model_garden import evaluation, objectives, optimizers
+from model_garden import text  # noqa: F401  (registers the text pp ops: tokenize, sample_caption, ...)
 from model_garden.registry import SpecError
 from model_garden.training import checkpointing, networks as mg_networks
 from model_garden.training.strategy import get_strategy, is_chief

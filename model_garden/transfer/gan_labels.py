@@ -55,7 +55,7 @@ def load_network(features):
   if not isinstance(features, str):
     return features
   import keras  # pylint: disable=import-outside-toplevel
-  import model_garden  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import  (serialisables)
+  import model_garden.models  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import  (serialisables)
   if not features.endswith(".keras"):
     raise ValueError(f"features={features!r}: pass the .keras file of a trained network (e.g. "
                      "workdirs/rotation/model.keras, written by python -m model_garden.train).")

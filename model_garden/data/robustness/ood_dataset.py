@@ -99,7 +99,7 @@ class OodDataset:
 
     `seed` seeds the corruptions (the pipeline's per-example `_rng`), so reruns corrupt identically.
     """
-    from model_garden.data import get_dataset  # pylint: disable=g-import-not-at-top
+    from model_garden.data.pipeline import get_dataset  # pylint: disable=g-import-not-at-top
     import model_garden.data.robustness.ops  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
     ds = get_dataset(self.source, self.split, batch_size=batch_size, pp=self.pp(image_size), data_dir=data_dir,
                      train=False, download=download, seed=seed)
