@@ -1,7 +1,7 @@
 """Runs two training steps of the classification objective under a strategy; prints loss and weights.
 
 Used by test_distribution.py in subprocesses, because logical devices and TF_CONFIG must be set before
-TensorFlow starts:  python tests/distributed_step.py {default|mirrored|multi_worker} OUT.npz
+TensorFlow starts:  python tests/distributed_step.py {default|mirrored|multi_worker} OUT.npz [GRAD_ACCUM_STEPS]
 """
 
 import os
@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 MODE, OUT = sys.argv[1], sys.argv[2]
+GRAD_ACCUM_STEPS = int(sys.argv[3]) if len(sys.argv) > 3 else 1
 if MODE == "mirrored":
   cpu = tf.config.list_physical_devices("CPU")[0]
   tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -41,6 +42,7 @@ def main():
       v.assign(init.normal(0, 0.2, v.shape).astype("float32") if "gamma" not in v.path
                else np.ones(v.shape, "float32"))
     objective = model_garden.objectives.get("classification(weight_decay=1e-3)", network=network)
+    objective.set_grad_accum_steps(GRAD_ACCUM_STEPS)
     objective.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
     objective.build_for_training((None, 16, 16, 3))
   history = objective.fit(ds, epochs=1, steps_per_epoch=2, verbose=0).history

@@ -1,4 +1,5 @@
-"""A distributed step equals a one-device step on the same global batch (Mirrored, MultiWorker)."""
+"""A distributed step equals a one-device step on the same global batch (Mirrored, MultiWorker), with and
+without gradient accumulation."""
 
 import json
 import os
@@ -12,10 +13,10 @@ import pytest
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_step.py")
 
 
-def _run(mode, out, env_extra=None):
+def _run(mode, out, env_extra=None, grad_accum_steps=1):
   env = {**os.environ, **(env_extra or {})}
-  return subprocess.Popen([sys.executable, SCRIPT, mode, str(out)], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+  return subprocess.Popen([sys.executable, SCRIPT, mode, str(out), str(grad_accum_steps)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _wait(proc, timeout=300):
@@ -46,6 +47,16 @@ def test_mirrored_two_replicas_equals_single_device(single_device, tmp_path):
   log = _wait(_run("mirrored", out))
   assert "replicas 2" in log
   _assert_same(single_device, out)
+
+
+def test_gradient_accumulation_equals_the_whole_batch_step(single_device, tmp_path):
+  # 4 micro-batches of 2 on one device, and 2 micro-batches of 2 per replica on 2 replicas: one update each,
+  # equal to the step on the whole global batch of 8.
+  _wait(_run("default", tmp_path / "accum.npz", grad_accum_steps=4))
+  _assert_same(single_device, tmp_path / "accum.npz")
+  log = _wait(_run("mirrored", tmp_path / "mirrored_accum.npz", grad_accum_steps=2))
+  assert "replicas 2" in log
+  _assert_same(single_device, tmp_path / "mirrored_accum.npz")
 
 
 def _free_ports(n):

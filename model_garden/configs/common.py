@@ -37,6 +37,11 @@ def base_config(*, seed: int = 0, precision: str = "float32", total_steps: int =
   config.log_steps = log_steps
   config.checkpoint_steps = checkpoint_steps
   config.keep_checkpoints = keep_checkpoints
+  # Accelerator knobs: XLA ("auto" = Keras' rule, "true", "false"), rematerialisation of every encoder block /
+  # residual stage of the networks that support it, and micro-batches per step (one update per step).
+  config.jit_compile = "auto"
+  config.remat = False
+  config.grad_accum_steps = 1
   return config
 
 

@@ -101,6 +101,7 @@ class Contrastive(Objective):
   loss_names = ("loss",)
   metric_names = ("i2t_accuracy", "t2i_accuracy", "temperature")
   export_kind = "two_towers"
+  accumulation_exact = False  # Every pair of the global batch is a negative: the loss couples the batch.
 
   def __init__(self, network, loss: str = "softmax", **kwargs):
     if loss not in LOSSES:

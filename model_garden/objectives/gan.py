@@ -79,6 +79,7 @@ class GAN(Objective):
   loss_names = ("d_loss", "g_loss", "penalty", "d_real", "d_fake")
   optimizer_names = ("generator", "discriminator")
   export_kind = "generator"
+  accumulation_exact = False  # Its own step: n_disc discriminator updates and one generator update per batch.
 
   def __init__(self, network=None, discriminator=None, generator=None, loss: str = "non_saturating",
                penalty: str = "none", penalty_weight: float = 1.0, n_disc: int = 1, ema_decay: float = 0.0,

@@ -88,6 +88,10 @@ class Objective(MultiWorkerFitMixin, keras.Model):
   # What the trainer exports at the end of a run: "classifier" (model.keras + export.json for
   # `python -m model_garden.export`), "two_towers", "generator" or "network" (model.keras only).
   export_kind: str = "classifier"
+  # Micro-batches per training step (`set_grad_accum_steps`, the trainer's `config.grad_accum_steps`).
+  grad_accum_steps: int = 1
+  # Whether the loss is a mean of per-example terms, so that accumulating micro-batches is exact.
+  accumulation_exact: bool = True
 
   def __init__(self, network: keras.Model, **kwargs):
     super().__init__(**kwargs)
@@ -156,13 +160,72 @@ class Objective(MultiWorkerFitMixin, keras.Model):
   def train_step(self, data):
     batch = _unpack(data)
     variables = self.trainable_for_step()
+    if self.grad_accum_steps > 1:
+      grads, losses, metric_values = self._accumulated_gradients(batch, variables)
+    else:
+      grads, losses, metric_values = self._gradients(batch, variables)
+    self.optimizer.apply(grads, variables)
+    return self._update_trackers(losses, metric_values)
+
+  def _gradients(self, batch, variables):
+    """(gradients of the replica-scaled loss, loss terms, metric values) of one batch."""
     with tf.GradientTape() as tape:
       losses, outputs = self.compute_losses(batch, training=True)
       loss = losses["loss"] / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, losses["loss"].dtype)
       loss = self.optimizer.scale_loss(loss)
     grads = tape.gradient(loss, variables)
-    self.optimizer.apply(grads, variables)
-    return self._update_trackers(losses, self.update_metrics(batch, outputs))
+    grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+    return grads, losses, self.update_metrics(batch, outputs)
+
+  # -- Gradient accumulation ------------------------------------------------------------------------------
+  def set_grad_accum_steps(self, steps: int) -> None:
+    """Splits every training batch into `steps` micro-batches whose gradients are averaged into one update.
+
+    For a loss that is a mean over examples this equals one step on the whole batch while holding only one
+    micro-batch's activations at a time (batch-norm statistics then come from micro-batches). Objectives whose
+    loss couples the batch (`accumulation_exact = False`: contrastive, GANs) refuse it.
+    """
+    steps = int(steps)
+    if steps < 1:
+      raise ValueError(f"grad_accum_steps must be a positive integer, got {steps}.")
+    if steps > 1 and not self.accumulation_exact:
+      raise ValueError(f"{type(self).__name__}'s loss couples the examples of a batch (e.g. in-batch negatives), "
+                       "so accumulating micro-batches would change it: use a smaller batch or more replicas "
+                       "instead of config.grad_accum_steps.")
+    self.grad_accum_steps = steps
+
+  def _accumulated_gradients(self, batch, variables):
+    """The mean gradients, losses and metrics of `grad_accum_steps` equal slices of `batch`, one at a time."""
+    k = self.grad_accum_steps
+    size = tf.nest.flatten(batch)[0].shape[0]
+    message = (f"config.grad_accum_steps={k} splits each replica's batch into equal micro-batches: make "
+               f"config.input.batch_size / replicas a multiple of {k}.")
+    if size is not None and size % k:
+      raise ValueError(f"{message} The batch has {size} examples per replica.")
+    checks = [] if size is not None else [
+        tf.debugging.assert_equal(tf.shape(tf.nest.flatten(batch)[0])[0] % k, 0, message=message)]
+    with tf.control_dependencies(checks):
+      stacked = tf.nest.map_structure(
+          lambda t: tf.reshape(t, tf.concat([[k, -1], tf.shape(t)[1:]], 0)) if size is None else
+          tf.reshape(t, [k, size // k] + t.shape[1:].as_list()), batch)
+    take = lambda i: tf.nest.map_structure(lambda t: tf.gather(t, i), stacked)  # noqa: E731
+
+    grads, losses, metric_values = self._gradients(take(0), variables)
+    values = {**losses, **metric_values}
+    to_float = lambda d: {n: tf.cast(v, tf.float32) for n, v in d.items()}  # noqa: E731
+
+    def body(i, grads, sums):
+      g, l, m = self._gradients(take(i), variables)
+      grads = [a + tf.cast(b, a.dtype) for a, b in zip(grads, g)]
+      step = to_float({**l, **m})
+      return i + 1, grads, {n: sums[n] + step[n] for n in sums}
+
+    # parallel_iterations=1: one micro-batch's activations live at a time.
+    _, grads, sums = tf.while_loop(lambda i, *_: i < k, body, (tf.constant(1), grads, to_float(values)),
+                                   parallel_iterations=1)
+    grads = [g / tf.cast(k, g.dtype) for g in grads]
+    means = {n: v / k for n, v in sums.items()}
+    return grads, {n: means[n] for n in losses}, {n: means[n] for n in metric_values}
 
   def test_step(self, data):
     batch = _unpack(data)

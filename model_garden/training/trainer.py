@@ -71,11 +71,42 @@ def check_config(config) -> None:
     if every and every % config.log_steps:
       raise ConfigError(f"config.evals.{name}.every_steps ({every}) must be a multiple of config.log_steps "
                         f"({config.log_steps}): evaluators run at epoch ends.")
+  jit_compile(config)
+  accum = config.get("grad_accum_steps", 1)
+  if not isinstance(accum, int) or isinstance(accum, bool) or accum < 1:
+    raise ConfigError(f"config.grad_accum_steps must be a positive integer, got {accum!r}.")
   precision = config.get("precision", "float32")
   if precision not in PRECISIONS:
     raise ConfigError(f"config.precision must be one of {PRECISIONS}, got {precision!r}.")
   if config.input.get("batch_size", 0) <= 0:
     raise ConfigError(f"config.input.batch_size must be positive, got {config.input.get('batch_size')!r}.")
+
+
+def jit_compile(config):
+  """config.jit_compile as `compile` takes it: "auto" (Keras' rule: no XLA under tf.distribute or on CPU-only
+  hosts), True or False; the command line's strings ("True", "false", ...) are accepted."""
+  value = config.get("jit_compile", "auto")
+  if isinstance(value, bool):
+    return value
+  text = str(value).strip().lower()
+  if text in ("auto", "true", "false"):
+    return {"auto": "auto", "true": True, "false": False}[text]
+  raise ConfigError(f"config.jit_compile must be 'auto', True or False, got {value!r}.")
+
+
+def _apply_memory_options(config, objective) -> None:
+  """config.remat on every network that supports it; config.grad_accum_steps on the objective."""
+  if config.get("remat", False):
+    able = [name for name, net in objective.networks.items() if hasattr(net, "remat")]
+    if not able:
+      raise ConfigError(f"config.remat=True but none of the networks ({', '.join(objective.networks)}) supports "
+                        "rematerialisation (ViT, Mixer, BiT and the text towers do).")
+    for name in able:
+      objective.networks[name].remat = True
+  try:
+    objective.set_grad_accum_steps(config.get("grad_accum_steps", 1))
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
 
 
 def _frozen_patterns(network: keras.Model):
@@ -140,7 +171,8 @@ def build_objective(config, strategy=None):
                                                trainer_keys["init_skip"], what=name)
         logging.info("Initialised network %r from %s.", name, trainer_keys["init"])
     frozen = [name for name, (_, trainer_keys) in entries.items() if trainer_keys["frozen"]]
-    objective.compile_with(make_optimizers(config, objective, frozen))
+    _apply_memory_options(config, objective)
+    objective.compile_with(make_optimizers(config, objective, frozen), jit_compile=jit_compile(config))
     objective.build_for_training()
   return objective, reports
 
