@@ -59,5 +59,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  import _command  # pylint: disable=g-import-not-at-top  (tools/_command.py)
   define_flags()
-  app.run(main)
+  _command.run(main)

@@ -29,18 +29,16 @@ from typing import Dict, Optional
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np  # noqa: E402  (TensorFlow is imported where used, so that --help is instant)
 
 
 def load_network(model: str):
   """A network from a `.keras` file or a model spec (built, random weights)."""
-  import keras  # pylint: disable=g-import-not-at-top
   import model_garden  # pylint: disable=g-import-not-at-top  (registers the serialisables)
   if model.endswith(".keras"):
     if not os.path.exists(model):
       raise FileNotFoundError(f"--model={model}: no such .keras file.")
-    return keras.saving.load_model(model, compile=False)
+    return model_garden.load_model(model)
   return model_garden.models.get(model)
 
 
@@ -52,6 +50,8 @@ def network_image_size(network, image_size: Optional[int]) -> int:
 
 
 def predict_fn(network):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   @tf.function(reduce_retracing=True)
   def predict(images):
     return tf.cast(network(images, training=False), tf.float32)
@@ -88,6 +88,7 @@ def run(model: str, dataset: str = "imagenet2012_real", split: Optional[str] = N
         data_dir: Optional[str] = None, batch_size: int = 64, image_size: Optional[int] = None,
         max_examples: Optional[int] = None, real_json: Optional[str] = None, download: bool = True) -> Dict:
   """Evaluates and returns {"dataset", "model", original and ReaL accuracies, counts}."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from model_garden.evaluation import real as real_lib  # pylint: disable=g-import-not-at-top
   network = load_network(model)
   size = network_image_size(network, image_size)
@@ -147,6 +148,7 @@ def main(argv=None):
   parser.add_argument("--max_examples", type=int, default=None)
   parser.add_argument("--no_download", action="store_true", help="Never let tfds download or prepare data.")
   parser.add_argument("--output", default=None, help="Write the results here as JSON.")
+  parser.add_argument("--verbose", action="store_true", help="Show the traceback of every error and the INFO logs.")
   args = parser.parse_args(argv)
   try:
     results = run(args.model, args.dataset, split=args.split, data_dir=args.data_dir, batch_size=args.batch_size,
@@ -165,4 +167,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  import _command  # pylint: disable=g-import-not-at-top  (tools/_command.py)
+  sys.exit(_command.guard(main))

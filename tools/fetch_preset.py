@@ -50,6 +50,7 @@ def run(argv: Optional[Sequence[str]] = None, *, download=None, out=print, err=_
   parser.add_argument("--force", action="store_true", help="Rebuild a preset that is already cached.")
   parser.add_argument("--no_saved_model", action="store_true", help="Skip the serving SavedModel export.")
   parser.add_argument("--catalogue", default=None, help=argparse.SUPPRESS)  # Tests: another catalogue file.
+  parser.add_argument("--verbose", action="store_true", help="Show the traceback of every error and the INFO logs.")
   args = parser.parse_args(argv)
   if args.list:
     _list(out)
@@ -73,4 +74,5 @@ def run(argv: Optional[Sequence[str]] = None, *, download=None, out=print, err=_
 
 
 if __name__ == "__main__":
-  sys.exit(run())
+  import _command  # pylint: disable=g-import-not-at-top  (tools/_command.py)
+  sys.exit(_command.guard(run))

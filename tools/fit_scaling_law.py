@@ -309,6 +309,7 @@ def main(argv=None):
                       help="Fit only the compute/error Pareto frontier (as the paper fits the frontier).")
   parser.add_argument("--extrapolate", type=float, default=1.0,
                       help="Draw the curve up to this multiple of the largest compute.")
+  parser.add_argument("--verbose", action="store_true", help="Show the traceback of every error and the INFO logs.")
   args = parser.parse_args(argv)
   try:
     fit = run(args.input, args.output_dir, args.compute_column, args.error_column, relative=args.relative,
@@ -320,4 +321,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  main()
+  import _command  # pylint: disable=g-import-not-at-top  (tools/_command.py)
+  sys.exit(_command.guard(main))

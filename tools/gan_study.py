@@ -639,4 +639,5 @@ if __name__ == "__main__":
   _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Expand and check the cells, print them, train nothing.")
   _VERBOSE = flags.DEFINE_integer("fit_verbose", 2, "Keras fit verbosity of each cell (0, 1, 2).")
   flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main)
+  import _command  # pylint: disable=g-import-not-at-top  (tools/_command.py)
+  _command.run(main)

@@ -27,12 +27,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def load_network(model: str):
   """A network from a `.keras` file or a model spec (built, random weights)."""
-  import keras  # pylint: disable=g-import-not-at-top
   import model_garden  # pylint: disable=g-import-not-at-top  (registers the serialisables)
   if model.endswith(".keras"):
     if not os.path.exists(model):
       raise FileNotFoundError(f"--model={model}: no such .keras file.")
-    return keras.saving.load_model(model, compile=False)
+    return model_garden.load_model(model)
   return model_garden.models.get(model)
 
 
@@ -91,6 +90,7 @@ def main(argv=None):
   parser.add_argument("--data_dir", default=None)
   parser.add_argument("--no_download", action="store_true")
   parser.add_argument("--output", default=None, help="Write the report here as JSON.")
+  parser.add_argument("--verbose", action="store_true", help="Show the traceback of every error and the INFO logs.")
   args = parser.parse_args(argv)
   try:
     report = run(args.model, args.dataset, endpoints=[e.strip() for e in args.endpoints.split(",") if e.strip()],
@@ -111,4 +111,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  import _command  # pylint: disable=g-import-not-at-top  (tools/_command.py)
+  sys.exit(_command.guard(main))

@@ -93,4 +93,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  main()
+  import _command  # pylint: disable=g-import-not-at-top  (tools/_command.py)
+  sys.exit(_command.guard(main))

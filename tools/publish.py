@@ -63,13 +63,17 @@ def plan(preset: str, handle: str, *, license_name: Optional[str] = None,
   from model_garden.presets import validate_preset  # pylint: disable=import-outside-toplevel
   parts = check_handle(handle)
   report = validate_preset(preset)
-  card = report["metadata"] or {}
+  # The card as loaded with the model, or, when the model does not load (e.g. its weights are missing), as
+  # written in metadata.json: a broken preset must not also be reported as having no licence.
+  card = report["metadata"] or _read_card(report["path"])
   licence = card.get("licence") or {}
+  if isinstance(licence, str):
+    licence = {"name": licence}
   licence_name = license_name or licence.get("kaggle_license_name") or licence.get("name")
   notes = version_notes or (f"{card.get('title') or card.get('name')}: model_garden "
                             f"{card.get('model_garden_version')} preset" if card else "")
   problems = list(report["problems"])
-  if not licence_name:
+  if not licence_name and (card or not any("metadata.json" in p for p in problems)):
     problems.append("no licence: set it in the model card or pass --license_name.")
   framework = parts["FRAMEWORK"].lower()
   if framework not in ("keras", "tensorflow2", "tensorflow", "other"):
@@ -79,6 +83,29 @@ def plan(preset: str, handle: str, *, license_name: Optional[str] = None,
           "version_notes": notes, "files": report["files"], "total_bytes": report["total_bytes"],
           "model_class": report["model_class"], "params": report["params"], "saved_model": report["saved_model"],
           "problems": problems}
+
+
+def _read_card(path: str) -> Dict[str, Any]:
+  """metadata.json of the preset directory `path` as written, or {} when it is missing or unreadable."""
+  import json  # pylint: disable=import-outside-toplevel
+  try:
+    with open(os.path.join(path, "metadata.json")) as f:
+      card = json.load(f)
+  except (OSError, ValueError):
+    return {}
+  return card if isinstance(card, dict) else {}
+
+
+def _network_error(error: BaseException) -> bool:
+  """Whether `error` says the network or Kaggle's server could not be reached (requests, urllib3, sockets)."""
+  if isinstance(error, (ConnectionError, TimeoutError)):
+    return True
+  for cls in type(error).__mro__:
+    module = cls.__module__.split(".")[0]
+    if module in ("requests", "urllib3", "socket") and any(
+        word in cls.__name__ for word in ("Connection", "Timeout", "Proxy", "SSL", "NameResolution", "gaierror")):
+      return True
+  return False
 
 
 def describe(upload: Dict[str, Any]) -> str:
@@ -111,6 +138,7 @@ def run(argv: Optional[Sequence[str]] = None, *, out=print, err=_stderr) -> int:
   parser.add_argument("--license_name", default=None, help="Kaggle licence name (default: the model card's).")
   parser.add_argument("--version_notes", default=None)
   parser.add_argument("--dry_run", action="store_true", help="Validate and list what would be uploaded.")
+  parser.add_argument("--verbose", action="store_true", help="Show the traceback of every error and the INFO logs.")
   args = parser.parse_args(argv)
   try:
     upload = plan(args.preset, args.handle, license_name=args.license_name, version_notes=args.version_notes)
@@ -131,11 +159,20 @@ def run(argv: Optional[Sequence[str]] = None, *, out=print, err=_stderr) -> int:
     err(f"error: {e}")
     return 1
   # `preset` is a directory: validation unpacked an archive, and Kaggle uploads directories.
-  kagglehub.model_upload(args.handle, upload["preset"], license_name=upload["license_name"],
-                         version_notes=upload["version_notes"])
+  try:
+    kagglehub.model_upload(args.handle, upload["preset"], license_name=upload["license_name"],
+                           version_notes=upload["version_notes"])
+  except Exception as e:  # pylint: disable=broad-except
+    if not _network_error(e):
+      raise
+    first = (str(e).strip().splitlines() or [""])[0][:200]
+    err(f"error: could not reach Kaggle to upload ({type(e).__name__}: {first}). Check the network connection "
+        "(and HTTPS_PROXY if you use one) and rerun; --dry_run validates the preset offline.")
+    return 1
   out(f"Uploaded to https://www.kaggle.com/models/{'/'.join(args.handle.split('/')[:2])}")
   return 0
 
 
 if __name__ == "__main__":
-  sys.exit(run())
+  import _command  # pylint: disable=g-import-not-at-top  (tools/_command.py)
+  sys.exit(_command.guard(run))

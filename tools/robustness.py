@@ -40,8 +40,7 @@ from typing import Dict, List, Optional, Sequence
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np  # noqa: E402  (TensorFlow is imported where used, so that --help is instant)
 
 SEVERITIES = (1, 2, 3, 4, 5)
 # The 15 benchmark corruptions (Hendrycks & Dietterich 2019), used when the corruptions package is missing.
@@ -53,12 +52,11 @@ DEFAULT_DATASETS = "imagenet,imagenet_real,imagenet_v2/matched-frequency,imagene
 
 def load_network(model: str):
   """A network from a `.keras` file or a model spec (built, random weights)."""
-  import keras  # pylint: disable=g-import-not-at-top
   import model_garden  # pylint: disable=g-import-not-at-top  (registers the serialisables)
   if model.endswith(".keras"):
     if not os.path.exists(model):
       raise FileNotFoundError(f"--model={model}: no such .keras file.")
-    return keras.saving.load_model(model, compile=False)
+    return model_garden.load_model(model)
   return model_garden.models.get(model)
 
 
@@ -102,6 +100,7 @@ def clean_spec(base: str) -> str:
 def evaluate_dataset(predict, ood, batch_size: int, image_size: int, data_dir: Optional[str] = None,
                      download: bool = True, max_examples: Optional[int] = None) -> Dict[str, float]:
   """The numbers of one `OodDataset`: {"accuracy", ...} depending on its metric, plus "num_examples"."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from model_garden.evaluation import real as real_lib  # pylint: disable=g-import-not-at-top
   from model_garden.evaluation.video_pmk import PAPER_K, pm_k_accuracy  # pylint: disable=g-import-not-at-top
   space = ood.label_space
@@ -158,6 +157,7 @@ def run(model: str, output_dir: str, datasets: str = DEFAULT_DATASETS, corruptio
         data_dir: Optional[str] = None, batch_size: int = 64, image_size: Optional[int] = None,
         max_examples: Optional[int] = None, download: bool = True, log=print) -> Dict:
   """Evaluates `model` and writes the report into `output_dir`; returns the results dict."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from model_garden.data import robustness  # pylint: disable=g-import-not-at-top
   network = load_network(model)
   size = int(image_size or getattr(network, "image_size", None) or 224)
@@ -454,6 +454,7 @@ def main(argv=None):
   parser.add_argument("--image_size", type=int, default=None)
   parser.add_argument("--max_examples", type=int, default=None, help="Per dataset and per corruption.")
   parser.add_argument("--no_download", action="store_true")
+  parser.add_argument("--verbose", action="store_true", help="Show the traceback of every error and the INFO logs.")
   args = parser.parse_args(argv)
   try:
     severities = [int(s) for s in args.severities.split(",") if s.strip()]
@@ -472,4 +473,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  import _command  # pylint: disable=g-import-not-at-top  (tools/_command.py)
+  sys.exit(_command.guard(main))

@@ -14,6 +14,7 @@ import sys
 
 from absl import app, flags
 
+from model_garden import cli
 from model_garden.export import serving, workdir
 
 FLAGS = flags.FLAGS
@@ -21,7 +22,7 @@ flags.DEFINE_string("workdir", None, "Training workdir holding model.keras and e
 flags.DEFINE_string("output", None, "SavedModel directory; with --version, the TF-Serving base path.")
 flags.DEFINE_integer("version", None, "Write into OUTPUT/VERSION/, the layout TF-Serving expects.")
 flags.DEFINE_bool("overwrite", False, "Allow writing into a non-empty output directory.")
-flags.DEFINE_bool("verbose", False, "Print Keras's listing of every endpoint.")
+flags.DEFINE_bool("verbose", False, "Print Keras's listing of every endpoint, and the traceback of any error.")
 flags.mark_flags_as_required(["workdir", "output"])
 
 
@@ -32,6 +33,8 @@ def main(argv):
     path = workdir.export_workdir(FLAGS.workdir, FLAGS.output, version=FLAGS.version,
                                   overwrite=FLAGS.overwrite, verbose=FLAGS.verbose)
   except (FileNotFoundError, ValueError) as e:
+    if FLAGS.verbose:
+      raise
     # The message already says what to do; a traceback would only bury it.
     sys.exit(f"error: {e}")
   print(f"Exported SavedModel to {path}")
@@ -44,4 +47,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -2,7 +2,8 @@
 
 A workdir that can be exported holds two files, both written by `python -m model_garden.train`:
 
-  DIR/model.keras   the trained network (`keras.saving.load_model` after `import model_garden.models`);
+  DIR/model.keras   the trained network (`model_garden.load_model`, or `keras.saving.load_model` after
+                    `import model_garden`);
   DIR/export.json   a classifier's: {"image_size": int, "class_names": [str, ...] | null,
                                      "activation": "softmax" | "sigmoid"}
                     and optionally "resize_method" (default "bilinear", the eval resize's method);
@@ -20,9 +21,8 @@ import os
 import pathlib
 from typing import Any, Dict, Optional, Sequence
 
-import keras
-
 import model_garden.models  # noqa: F401  Registers the networks' serialisables that load_model needs.
+from model_garden import saving
 from model_garden.export import serving
 
 MODEL_FILE = "model.keras"
@@ -159,7 +159,7 @@ def export_workdir(workdir, output, version: Optional[int] = None, overwrite: bo
   if target.exists() and any(target.iterdir()) and not overwrite:
     raise ValueError(f"{target} is not empty; choose a new --version (TF-Serving versions should not "
                      "change once served) or pass --overwrite.")
-  model = keras.saving.load_model(model_path)
+  model = saving.load_model(model_path, compile=True)  # One clear error for a truncated or foreign file.
   if config.get("kind") == TWO_TOWERS:
     from model_garden.export.lit_serving import export_lit  # pylint: disable=g-import-not-at-top
     return export_lit(model, target, tokenizer=config["tokenizer"], templates=config["templates"],
