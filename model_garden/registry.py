@@ -14,8 +14,12 @@ ever executed. An unknown name or keyword raises :class:`SpecError` listing the 
 from __future__ import annotations
 
 import ast
+import collections.abc
 import difflib
 import inspect
+import numbers
+import types
+import typing
 from typing import Any, Callable, Dict, List, Mapping, Tuple, Union
 
 # A spec as a string ("vit(variant='B/16')") or as a mapping ({"name": "vit", "variant": "B/16"}, e.g. an
@@ -188,24 +192,34 @@ class Registry:
     return [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
   def check_arguments(self, name: str, args: tuple, kwargs: Dict[str, Any]) -> None:
-    """Raises SpecError naming any argument the factory does not accept, with close matches."""
+    """Raises SpecError naming any argument the factory does not accept (with close matches), or a literal
+    value whose type the factory's annotation (or, without one, its default) rules out."""
     factory = self.lookup(name)
     try:
       signature = inspect.signature(factory)
     except (TypeError, ValueError):
       return
     params = signature.parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-      return
-    accepted = [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    for key in kwargs:
-      if key not in accepted:
-        raise SpecError(f"{self.kind} {name!r} has no argument {key!r}. {suggestion(key, accepted)}")
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+      accepted = [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+      for key in kwargs:
+        if key not in accepted:
+          raise SpecError(f"{self.kind} {name!r} has no argument {key!r}. {suggestion(key, accepted)}")
     try:
-      signature.bind(*args, **kwargs)
+      bound = signature.bind(*args, **kwargs)
     except TypeError as e:
       raise SpecError(f"{self.kind} {name!r} called with ({format_spec('', args, kwargs)[1:-1]}): {e}. "
                       f"Signature: {name}{signature}.") from None
+    hints = _type_hints(factory)
+    for key, value in bound.arguments.items():
+      param = params[key]
+      if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        continue
+      expected = _type_mismatch(value, hints.get(key, param.annotation), param.default)
+      if expected:
+        hint = (f" Write {key}={value} without quotes." if isinstance(value, str) and _is_number(value) else "")
+        raise SpecError(f"{self.kind} {name!r}: {key}={value!r} is {_article(type(value).__name__)}, but {key} "
+                        f"takes {expected}.{hint}")
 
   def get(self, spec: Spec, **overrides) -> Any:
     """Parses `spec` (a string or a mapping with "name") and calls its factory; `overrides` are keyword
@@ -214,3 +228,151 @@ class Registry:
     kwargs = {**kwargs, **overrides}
     self.check_arguments(name, args, kwargs)
     return self._entries[name](*args, **kwargs)
+
+
+# -- Argument types -------------------------------------------------------------------------------------------
+# A spec's values are Python literals; those are checked against the factory's annotations (or, where a
+# parameter has none, against the kind of its default: a number, a string, a bool, a sequence). Values of other
+# types (networks passed as overrides, arrays) and annotations this does not understand are let through.
+
+_LITERAL_TYPES = (type(None), bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
+
+
+def _type_hints(factory) -> Dict[str, Any]:
+  target = factory.__init__ if inspect.isclass(factory) else factory
+  try:
+    return typing.get_type_hints(target)
+  except Exception:  # pylint: disable=broad-except  (an annotation naming what the module does not import)
+    return {}
+
+
+def _is_number(text: str) -> bool:
+  try:
+    float(text)
+  except ValueError:
+    return False
+  return True
+
+
+def _article(noun: str) -> str:
+  return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
+def _type_mismatch(value, annotation, default) -> str | None:
+  """A description of what the parameter takes, if the literal `value` cannot be one; else None."""
+  if not isinstance(value, _LITERAL_TYPES) or value is default:
+    return None
+  if value is None and default is None:
+    return None
+  if isinstance(annotation, str):
+    return None  # An annotation typing.get_type_hints could not resolve.
+  if annotation is inspect.Parameter.empty:
+    annotation = _kind_of_default(default)
+    if annotation is None:
+      return None
+  if _matches(value, annotation) is False:
+    return _describe_type(annotation)
+  return None
+
+
+def _kind_of_default(default):
+  if isinstance(default, bool):
+    return bool
+  if isinstance(default, (int, float)):
+    return float  # An int default does not make 0.5 wrong: any real number.
+  if isinstance(default, str):
+    return str
+  if isinstance(default, (tuple, list)):
+    return Union[tuple, list]
+  return None
+
+
+def _matches(value, annotation) -> bool | None:
+  """True / False when `value` is / is not of `annotation`; None when that cannot be told."""
+  if annotation in (Any, object, inspect.Parameter.empty):
+    return True
+  if annotation is None or annotation is type(None):
+    return value is None
+  origin = typing.get_origin(annotation)
+  args = typing.get_args(annotation)
+  if origin is Union or isinstance(annotation, types.UnionType):
+    results = [_matches(value, member) for member in args]
+    if any(r is True for r in results):
+      return True
+    return None if any(r is None for r in results) else False
+  if origin is typing.Literal:
+    return value in args
+  if annotation is bool:
+    return isinstance(value, bool)
+  if annotation is int:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+  if annotation is float:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+  if annotation is str:
+    return isinstance(value, str)
+  container = origin or annotation
+  if not isinstance(container, type):
+    return None  # TypeVar, Callable[...], NewType, ...: not checked.
+  if issubclass(container, tuple) or container in (collections.abc.Sequence, list, collections.abc.MutableSequence,
+                                                    collections.abc.Iterable, collections.abc.Collection):
+    if container in (collections.abc.Sequence, collections.abc.Iterable, collections.abc.Collection) and \
+        isinstance(value, str):
+      return True
+    if not isinstance(value, (tuple, list)):
+      return False
+    if not args:
+      return True
+    if issubclass(container, tuple) and not (len(args) == 2 and args[1] is Ellipsis):
+      if len(args) != len(value):
+        return False
+      results = [_matches(v, a) for v, a in zip(value, args)]
+    else:
+      results = [_matches(v, args[0]) for v in value]
+    return False if any(r is False for r in results) else (None if any(r is None for r in results) else True)
+  if container in (dict, collections.abc.Mapping, collections.abc.MutableMapping):
+    if not isinstance(value, dict):
+      return False
+    if len(args) != 2:
+      return True
+    results = [_matches(k, args[0]) for k in value] + [_matches(v, args[1]) for v in value.values()]
+    return False if any(r is False for r in results) else (None if any(r is None for r in results) else True)
+  if container in (set, frozenset, collections.abc.Set):
+    return isinstance(value, (set, frozenset, list, tuple))
+  if container is collections.abc.Callable:
+    return callable(value)
+  try:
+    return isinstance(value, container)
+  except TypeError:
+    return None
+
+
+def _describe_type(annotation) -> str:
+  """"an int", "a number", "a Sequence of int", "an int or None", ... (for messages)."""
+  name = _type_name(annotation)
+  plain = {float: "a number", int: "an int", bool: "a bool (True or False)", str: "a string"}
+  if annotation in plain:
+    return plain[annotation]
+  if name in ("None",) or name.startswith("one of "):
+    return name
+  if " or " in name and typing.get_args(annotation):
+    return " or ".join(_describe_type(a) for a in typing.get_args(annotation))
+  return _article(name)
+
+
+def _type_name(annotation) -> str:
+  if annotation is None or annotation is type(None):
+    return "None"
+  origin = typing.get_origin(annotation)
+  args = typing.get_args(annotation)
+  if origin is Union or isinstance(annotation, types.UnionType):
+    return " or ".join(_type_name(a) for a in args)
+  if origin is typing.Literal:
+    return "one of " + ", ".join(repr(a) for a in args)
+  if origin is not None:
+    name = getattr(origin, "__name__", str(origin))
+    if not args:
+      return name
+    if len(args) == 2 and args[1] is Ellipsis or origin is not tuple:
+      return f"{name} of {_type_name(args[0])}"
+    return f"{name} of ({', '.join(_type_name(a) for a in args)})"
+  return getattr(annotation, "__name__", str(annotation))
