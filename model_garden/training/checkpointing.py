@@ -1,17 +1,32 @@
-"""Atomic, NaN-safe checkpoints every N steps, and resume from the newest one."""
+"""Atomic, NaN-safe checkpoints every N steps, and resume from the newest intact one."""
 
 from __future__ import annotations
 
+import glob
 import os
-from typing import Optional
+import re
+from typing import List, Optional, Tuple
 
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
+from google.protobuf import message
+
+from model_garden.errors import UserError
 
 
 class CheckpointMismatchError(ValueError):
   """A checkpoint whose variables do not fit the model being restored."""
+
+
+# What reading a damaged checkpoint raises: TF's errors (DataLoss, NotFound, ...), the C++ reader's short reads
+# (IndexError: "Read less bytes than requested") and an unparsable object graph.
+_READ_ERRORS = (tf.errors.OpError, IndexError, message.DecodeError)
+
+
+class NoIntactCheckpointError(UserError):
+  """Every checkpoint of a workdir is truncated, deleted or otherwise unreadable."""
 
 
 def all_finite(variables) -> bool:
@@ -38,24 +53,82 @@ class TrainCheckpointer:
     self.checkpoint = tf.train.Checkpoint(objective=objective, optimizer=objective.optimizer)
     self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep,
                                               checkpoint_name="ckpt")
+    self._restored_instead: Optional[str] = None
 
   @property
   def latest(self) -> Optional[str]:
-    return self.manager.latest_checkpoint
+    """The newest good checkpoint: the one restored when newer ones were unreadable, until the next save."""
+    return self._restored_instead or self.manager.latest_checkpoint
+
+  def candidates(self) -> List[str]:
+    """The checkpoints in `directory`, newest (highest step) first: those the index file lists, and any other
+    `ckpt-N.index` on disk (so a lost or damaged index file does not silently restart training)."""
+    paths = set(self.manager.checkpoints)
+    if self.manager.latest_checkpoint:
+      paths.add(self.manager.latest_checkpoint)
+    paths.update(index[:-len(".index")] for index in glob.glob(os.path.join(self.directory, "ckpt-*.index")))
+    def number(path):
+      match = re.search(r"ckpt-(\d+)$", path)
+      return int(match.group(1)) if match else -1
+    return sorted(paths, key=number, reverse=True)
+
+  @staticmethod
+  def damage(path: str) -> Optional[str]:
+    """Why the checkpoint `path` cannot be read (missing files, unreadable index), or None if it looks whole.
+
+    A truncated or corrupted data file shows only when the tensors are read (their checksums are checked
+    then): `restore_latest` catches that during the restore itself.
+    """
+    if not os.path.exists(path + ".index"):
+      return f"its index file {os.path.basename(path)}.index is missing"
+    if not glob.glob(path + ".data-*"):
+      return f"its data files {os.path.basename(path)}.data-* are missing"
+    try:
+      tf.train.load_checkpoint(path)
+    except (tf.errors.OpError, ValueError) as e:
+      return f"its index is unreadable ({type(e).__name__}: {_first_line(e)})"
+    return None
 
   def restore_latest(self) -> int:
-    """Restores the newest checkpoint if there is one; returns its step (0 when starting fresh)."""
-    path = self.latest
-    if path is None:
+    """Restores the newest intact checkpoint, if any; returns its step (0 when starting fresh).
+
+    A newer checkpoint that is truncated, deleted or unreadable is skipped with a warning naming it (the next
+    save of that step replaces it).
+
+    Raises:
+      CheckpointMismatchError: the newest intact checkpoint does not fit the model/optimizer.
+      NoIntactCheckpointError: there are checkpoints, but none is intact.
+    """
+    self._restored_instead = None
+    skipped: List[Tuple[str, str]] = []
+    for path in self.candidates():
+      problem = self.damage(path)
+      if problem is None:
+        try:
+          self.checkpoint.restore(path).assert_existing_objects_matched()
+        except (AssertionError, ValueError) as e:
+          raise CheckpointMismatchError(
+              f"Checkpoint {path} does not fit this model/optimizer (was the config changed since it was "
+              f"written? use a new --workdir to start over).\n{self.describe_mismatch(path)}\n"
+              f"TensorFlow said: {str(e)[:500]}") from None
+        except _READ_ERRORS as e:
+          problem = f"its data is truncated or corrupt ({type(e).__name__}: {_first_line(e)})"
+      if problem is not None:
+        skipped.append((path, problem))
+        continue
+      step = int(self.objective.optimizer.iterations.numpy())
+      if skipped:
+        self._restored_instead = path
+        for bad, why in skipped:
+          logging.warning("Checkpoint %s cannot be restored: %s. Resuming from the newest intact checkpoint, %s "
+                          "(step %d), instead.", bad, why, path, step)
+      return step
+    if not skipped:
       return 0
-    try:
-      self.checkpoint.restore(path).assert_existing_objects_matched()
-    except (AssertionError, ValueError) as e:
-      raise CheckpointMismatchError(
-          f"Checkpoint {path} does not fit this model/optimizer (was the config changed since it was "
-          f"written? use a new --workdir to start over).\n{self.describe_mismatch(path)}\n"
-          f"TensorFlow said: {str(e)[:500]}") from None
-    return int(self.objective.optimizer.iterations.numpy())
+    listing = "; ".join(f"{os.path.basename(p)}: {why}" for p, why in skipped)
+    raise NoIntactCheckpointError(
+        f"No intact checkpoint in {self.directory} ({listing}). To start over from step 0, delete {self.directory} "
+        "(or use a new --workdir); to resume, put back an intact copy of a checkpoint.")
 
   def describe_mismatch(self, path: str) -> str:
     """Lists missing, unexpected and mis-shaped variables between `path` and the current objects.
@@ -100,6 +173,7 @@ class TrainCheckpointer:
       raise FloatingPointError(f"Refusing to checkpoint step {step}: the weights are not finite. "
                                f"The last good checkpoint stays {self.latest}.")
     path = self.manager.save(checkpoint_number=step)
+    self._restored_instead = None
     return path if self.write else None
 
 
@@ -154,3 +228,8 @@ def atomic_save_model(model: keras.Model, path: str) -> None:
   tmp = path + ".tmp.keras"
   model.save(tmp)
   os.replace(tmp, path)
+
+
+def _first_line(error: BaseException) -> str:
+  text = getattr(error, "message", None) or str(error)
+  return text.strip().splitlines()[0][:300] if text.strip() else type(error).__name__
