@@ -71,8 +71,9 @@ def test_signatures_and_their_inputs(exported):
   inputs = {name: loaded.signatures[name].structured_input_signature[1] for name in loaded.signatures}
   assert inputs["serving_default"]["image_bytes"].dtype == tf.string
   assert inputs["serving_default"]["image_bytes"].shape.as_list() == [None]
-  assert inputs["serve_uint8"]["images"].shape.as_list() == [None, None, None, 3]
-  assert inputs["serve_float"]["images"].shape.as_list() == [None, SIZE, SIZE, 3]
+  # Any rank: one image [H, W, C] and gray / RGBA channels are converted in the graph.
+  assert inputs["serve_uint8"]["images"].dtype == tf.uint8 and inputs["serve_uint8"]["images"].shape.rank is None
+  assert inputs["serve_float"]["images"].dtype == tf.float32 and inputs["serve_float"]["images"].shape.rank is None
   for sig in loaded.signatures.values():
     assert set(sig.structured_outputs) == {"logits", "probabilities", "classes", "class_name"}
 
@@ -131,11 +132,50 @@ def test_serve_float_is_the_keras_model(exported):
   np.testing.assert_allclose(out["logits"].numpy(), net(x).numpy(), atol=1e-5)
 
 
-def test_corrupt_bytes_raise_invalid_argument(exported):
+def test_corrupt_bytes_fail_the_batch_naming_each_bad_index(exported):
   _, _, loaded = exported
   good = tf.io.encode_png(_images([(8, 8)])[0])
-  with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown image file format"):
-    loaded.signatures["serving_default"](image_bytes=tf.stack([good, tf.constant(b"not an image")]))
+  truncated = tf.strings.substr(good, 0, 40)  # A PNG header, then nothing.
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"undecodable images .* at index:\] \[1 3\]"):
+    loaded.signatures["serving_default"](image_bytes=tf.stack([good, tf.constant(b"not an image"), good, truncated]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"at index:\] \[0\]"):
+    loaded.signatures["serving_default"](image_bytes=tf.constant([b"GIF89a?"]))
+
+
+def test_empty_batches_give_empty_outputs(exported):
+  _, _, loaded = exported
+  for name, inputs in (("serving_default", {"image_bytes": tf.zeros([0], tf.string)}),
+                       ("serve_uint8", {"images": tf.zeros([0, 20, 20, 3], tf.uint8)}),
+                       ("serve_float", {"images": tf.zeros([0, SIZE, SIZE, 3])})):
+    out = loaded.signatures[name](**inputs)
+    assert out["logits"].shape == (0, len(NAMES)) and out["probabilities"].shape == (0, len(NAMES)), name
+    assert out["classes"].shape == (0,) and out["class_name"].shape == (0,), name
+
+
+def test_uint8_one_image_gray_and_rgba_are_converted(exported):
+  net, _, loaded = exported
+  image = _images([(24, 20)], seed=3)[0]
+  serve = loaded.signatures["serve_uint8"]
+  np.testing.assert_allclose(serve(images=image)["logits"].numpy(), _reference(net, [image]), atol=1e-5)
+  gray = tf.image.rgb_to_grayscale(image)
+  np.testing.assert_allclose(serve(images=gray[None])["logits"].numpy(),
+                             _reference(net, [tf.image.grayscale_to_rgb(gray)]), atol=1e-5)
+  rgba = tf.concat([image, tf.fill([24, 20, 1], tf.constant(7, tf.uint8))], -1)
+  np.testing.assert_allclose(serve(images=rgba[None])["logits"].numpy(), _reference(net, [image]), atol=1e-5)
+  for bad in (tf.zeros([2, 8, 8, 5], tf.uint8), tf.zeros([8, 8], tf.uint8), tf.zeros([1, 2, 8, 8, 3], tf.uint8)):
+    shape = " ".join(map(str, bad.shape))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"serve_uint8 takes images \[batch, height, width, channels\].*got shape\] \[" + shape):
+      serve(images=bad)
+
+
+def test_serve_float_resizes_other_sizes(exported):
+  net, _, loaded = exported
+  x = tf.random.stateless_uniform([2, 48, 40, 3], seed=(3, 4), minval=-1, maxval=1)
+  out = loaded.signatures["serve_float"](images=x)["logits"].numpy()
+  np.testing.assert_allclose(out, net(tf.image.resize(x, (SIZE, SIZE))).numpy(), atol=1e-5)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="serve_float takes images"):
+    loaded.signatures["serve_float"](images=tf.zeros([SIZE, SIZE]))
 
 
 def test_tfsm_layer_inside_a_keras_model(exported):

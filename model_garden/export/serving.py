@@ -7,14 +7,20 @@ never has to know the network's resolution or value range. Three signatures are 
     inputs:  image_bytes  tf.string  [None]          encoded JPEG, PNG, GIF (first frame), BMP, or
                                                       anything else tf.io.decode_image reads
   serve_uint8:
-    inputs:  images       tf.uint8   [None, None, None, 3]   any height and width
+    inputs:  images       tf.uint8   [N, H, W, C] or one image [H, W, C], any height and width; C = 3 (RGB),
+                                      1 (gray, replicated), 4 (RGBA, alpha dropped) or 2 (gray + alpha)
   serve_float:
-    inputs:  images       tf.float32 [None, S, S, 3]  already preprocessed, values in [-1, 1]
+    inputs:  images       tf.float32 like serve_uint8's, already preprocessed (values in [-1, 1]); images
+                                      of another size than S x S are resized (bilinear, as serve_uint8)
   outputs (all three):
     logits        float32 [None, C]
     probabilities float32 [None, C]   softmax, or sigmoid for multi-label heads
     classes       int64   [None]      top-1 index
     class_name    string  [None]      top-1 name (only when class names were given)
+
+An empty batch gives empty outputs. A batch of bytes with an undecodable image fails as a whole (TF-Serving
+answers HTTP 400) with an error naming the index of every bad image; an input of another rank or channel
+count fails with an error naming the expected shapes.
 
 In-graph preprocessing (the contract the training/eval `resize` op must match exactly, or the served
 model sees slightly different pixels than the one that was evaluated):
@@ -79,37 +85,69 @@ def preprocess_uint8(images, image_size: int, resize_method: str = "bilinear") -
 def decode_and_preprocess(image_bytes, image_size: int, resize_method: str = "bilinear") -> tf.Tensor:
   """Decodes a batch of encoded images of any sizes into a float32 [N, S, S, 3] batch in [-1, 1].
 
-  Each image is decoded and resized on its own (`tf.map_fn`), because a batch of bytes may hold images of
-  different sizes; the per-image ops are those of `preprocess_uint8`.
+  Each image is decoded and resized on its own, because a batch of bytes may hold images of different sizes;
+  the per-image ops are those of `preprocess_uint8`. The decoding runs as a tf.data map that skips the
+  images it cannot decode, so that the error names them.
 
   Args:
-    image_bytes: a tf.string tensor of shape [N]: JPEG, PNG, GIF (first frame) or BMP bytes.
+    image_bytes: a tf.string tensor of shape [N]: JPEG, PNG, GIF (first frame), BMP or WebP bytes.
     image_size: the side S of the square output.
     resize_method: a `tf.image.ResizeMethod` name.
 
   Returns:
-    float32 [N, S, S, 3] images in [-1, 1].
+    float32 [N, S, S, 3] images in [-1, 1] (N may be 0).
 
   Raises:
-    tf.errors.InvalidArgumentError: when a string is not a decodable image ("Unknown image file
-      format. One of JPEG, ..., PNG, GIF, BMP, ... required."). This is deliberate: the whole batch
-      fails and TF-Serving answers the request with an error (HTTP 400) instead of a made-up
-      prediction, so a client learns which request carried bad bytes.
+    tf.errors.InvalidArgumentError: when a string is not a decodable image (another format, or a truncated
+      or corrupt file), naming the 0-based index of every such string ("assertion failed: [image_bytes
+      holds undecodable images ... at index:] [1 3]"). The whole batch fails on purpose: TF-Serving answers
+      the request with an error (HTTP 400) instead of a made-up prediction.
 
   Example:
     >>> png = tf.io.encode_png(tf.zeros([20, 30, 3], tf.uint8))
     >>> decode_and_preprocess(tf.stack([png, png]), 32).shape
     TensorShape([2, 32, 32, 3])
   """
+  image_bytes = tf.convert_to_tensor(image_bytes, tf.string)
+  count = tf.shape(image_bytes, out_type=tf.int64)[0]
 
-  def one(data):
+  def one(index, data):
     image = tf.io.decode_image(data, channels=3, expand_animations=False)
     # decode_image leaves the rank unknown to the graph; resize needs to know it is [H, W, C].
     image = tf.ensure_shape(image, [None, None, 3])
-    return preprocess_uint8(image, image_size, resize_method)
+    return index, preprocess_uint8(image, image_size, resize_method)
 
-  return tf.map_fn(one, image_bytes,
-                   fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32))
+  decoded = tf.data.Dataset.from_tensor_slices(image_bytes).enumerate().map(one).ignore_errors()
+  # A last element that is always there, so that the one batch below exists even when nothing decoded.
+  sentinel = tf.data.Dataset.from_tensors((tf.constant(-1, tf.int64), tf.zeros([image_size, image_size, 3])))
+  indices, images = decoded.concatenate(sentinel).batch(count + 1).get_single_element()
+  indices, images = indices[:-1], images[:-1]
+  undecodable = tf.sparse.to_dense(tf.sets.difference(tf.range(count)[None], indices[None]))[0]
+  check = tf.debugging.Assert(
+      tf.equal(tf.size(indices, out_type=tf.int64), count),
+      ["image_bytes holds undecodable images (not JPEG, PNG, GIF, BMP or WebP, or truncated) at index:",
+       undecodable], summarize=64)
+  with tf.control_dependencies([check]):
+    return tf.identity(images)
+
+
+def as_rgb_batch(images, signature: str = SERVE_UINT8) -> tf.Tensor:
+  """`images` as a [N, H, W, 3] batch: one image [H, W, C] gets a batch axis; gray (C = 1, or 2 with alpha)
+  is replicated to RGB, RGBA drops its alpha. Any other rank or channel count fails naming the shape."""
+  images = tf.convert_to_tensor(images)
+  shape = tf.shape(images)
+  rank = tf.size(shape)
+  expected = (f"{signature} takes images [batch, height, width, channels] or one image [height, width, "
+              "channels], with 3 (RGB), 1 (gray), 4 (RGBA) or 2 (gray + alpha) channels; got shape")
+  rank_ok = tf.debugging.Assert(tf.logical_or(tf.equal(rank, 3), tf.equal(rank, 4)), [expected, shape], summarize=8)
+  with tf.control_dependencies([rank_ok]):
+    images = tf.reshape(images, tf.concat([[-1], shape[-3:]], axis=0))
+  images.set_shape([None, None, None, None])
+  channels = tf.shape(images)[3]
+  channels_ok = tf.debugging.Assert(tf.logical_and(channels >= 1, channels <= 4), [expected, shape], summarize=8)
+  with tf.control_dependencies([channels_ok]):
+    rgb = tf.where(channels >= 3, tf.constant([0, 1, 2]), tf.constant([0, 0, 0]))
+    return tf.gather(images, rgb, axis=3)
 
 
 def check_arguments(image_size, class_names, activation, resize_method) -> None:
@@ -129,17 +167,24 @@ def check_arguments(image_size, class_names, activation, resize_method) -> None:
       raise ValueError("class_names is empty; pass None to export without names.")
 
 
-def _make_head(model: keras.Model, class_names: Optional[Sequence[str]],
-               activation: str) -> Callable[[tf.Tensor], Dict[str, tf.Tensor]]:
-  """The network plus the output dict shared by every signature."""
+def _make_head(model: keras.Model, class_names: Optional[Sequence[str]], activation: str,
+               num_classes: int) -> Callable[[tf.Tensor], Dict[str, tf.Tensor]]:
+  """The network plus the output dict shared by every signature (empty outputs for an empty batch)."""
   names = tf.constant(list(class_names), tf.string) if class_names is not None else None
   squash = (lambda z: tf.nn.softmax(z, axis=-1)) if activation == "softmax" else tf.nn.sigmoid
 
   def head(images):
+    # Networks need not support a batch of 0 (some fail on it deep inside): answer it without them.
+    return tf.cond(tf.shape(images)[0] > 0, lambda: outputs_of(images),
+                   lambda: outputs_of_logits(tf.zeros([0, num_classes], tf.float32)))
+
+  def outputs_of(images):
     logits = model(images, training=False)
     # Mixed-precision (e.g. mixed_bfloat16) networks return low-precision logits; clients and the
     # softmax get float32 so exported numbers do not depend on the training policy.
-    logits = tf.cast(logits, tf.float32)
+    return outputs_of_logits(tf.cast(logits, tf.float32))
+
+  def outputs_of_logits(logits):
     classes = tf.argmax(logits, axis=-1)
     outputs = {"logits": logits, "probabilities": squash(logits), "classes": classes}
     if names is not None:
@@ -156,12 +201,13 @@ def export_classifier(model: keras.Model, output_dir, *, image_size: int,
   """Writes `model` as a SavedModel that classifies encoded image bytes, for TF-Serving or TFSMLayer.
 
   The SavedModel holds the signatures `serving_default` (= `serve_bytes`, input `image_bytes`: tf.string
-  [None]), `serve_uint8` (input `images`: uint8 [None, None, None, 3], any size) and `serve_float` (input
-  `images`: float32 [None, S, S, 3] in [-1, 1], what the Keras model takes). Each returns `logits`,
-  `probabilities`, `classes` and, with class names, `class_name`. Preprocessing happens in the graph and
-  is documented in the module docstring (decode, float32 in [0, 255], `tf.image.resize(..., method=
-  resize_method, antialias=False)`, then `x / 127.5 - 1`). A string that is not an image fails the
-  request with `InvalidArgumentError` ("Unknown image file format").
+  [None]), `serve_uint8` (input `images`: uint8 [N, H, W, C] of any size, or one image [H, W, C]; gray and
+  RGBA are converted to RGB) and `serve_float` (input `images`: float32 [N, S, S, 3] in [-1, 1], what the
+  Keras model takes; other sizes are resized). Each returns `logits`, `probabilities`, `classes` and, with
+  class names, `class_name` (empty for an empty batch). Preprocessing happens in the graph and is documented
+  in the module docstring (decode, float32 in [0, 255], `tf.image.resize(..., method=resize_method,
+  antialias=False)`, then `x / 127.5 - 1`). A string that is not an image fails the request with
+  `InvalidArgumentError` naming its index in the batch.
 
   Args:
     model: a keras.Model mapping float images in [-1, 1], NHWC, to logits [N, C]. Mixed-precision
@@ -216,27 +262,30 @@ def export_classifier(model: keras.Model, output_dir, *, image_size: int,
     raise ValueError(f"{len(class_names)} class_names given but {model.name} has {logits.shape[-1]} "
                      "logits; pass one name per class, in label order.")
 
-  head = _make_head(model, class_names, activation)
+  head = _make_head(model, class_names, activation, int(logits.shape[-1]))
 
   def serve_bytes(image_bytes):
     return head(decode_and_preprocess(image_bytes, image_size, resize_method))
 
   def serve_uint8(images):
-    return head(preprocess_uint8(images, image_size, resize_method))
+    return head(preprocess_uint8(as_rgb_batch(images, SERVE_UINT8), image_size, resize_method))
 
   def serve_float(images):
-    return head(images)
+    images = as_rgb_batch(images, SERVE_FLOAT)
+    shape = tf.shape(images)
+    images = tf.cond(tf.logical_and(tf.equal(shape[1], image_size), tf.equal(shape[2], image_size)),
+                     lambda: images,
+                     lambda: tf.image.resize(images, (image_size, image_size), method=resize_method, antialias=False))
+    return head(tf.ensure_shape(images, [None, image_size, image_size, 3]))
 
   archive = keras.export.ExportArchive()
   archive.track(model)
   # serve_bytes goes first: ExportArchive aliases the first endpoint as `serving_default`.
   archive.add_endpoint(SERVE_BYTES, serve_bytes,
                        input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
-  archive.add_endpoint(SERVE_UINT8, serve_uint8,
-                       input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
-  archive.add_endpoint(SERVE_FLOAT, serve_float,
-                       input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32,
-                                                      name="images")])
+  # Unknown ranks: one image [H, W, C] and other channel counts are converted in the graph (`as_rgb_batch`).
+  archive.add_endpoint(SERVE_UINT8, serve_uint8, input_signature=[tf.TensorSpec(None, tf.uint8, name="images")])
+  archive.add_endpoint(SERVE_FLOAT, serve_float, input_signature=[tf.TensorSpec(None, tf.float32, name="images")])
   output_dir = os.fspath(output_dir)
   archive.write_out(output_dir, verbose=verbose)
   return output_dir
