@@ -10,6 +10,7 @@ from model_garden.data.preprocess import PP_OPS, get_preprocess_fn, split_pp
 from model_garden.data.sources import DATASETS, ImageFolder
 from model_garden.data import vtab  # noqa: F401  (VTAB task table; registers the vtab_label pp op)
 from model_garden.data import corruptions  # noqa: F401  (registers the corrupt pp op)
+from model_garden.data.corruptions import CORRUPTIONS, corrupt  # noqa: E402  (the public names of issue #6)
 from model_garden.data import robustness  # noqa: F401  (OOD readers; labelset, crop_border pp ops)
 from model_garden.data import image_text  # noqa: F401  (image-text dataset specs)
 from model_garden.data import semi_supervised  # noqa: F401  (labelled-subset selector and source)

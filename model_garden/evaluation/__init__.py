@@ -15,5 +15,6 @@ from model_garden.evaluation.video_pmk import pm_k_accuracy
 from model_garden.evaluation.retrieval import RetrievalEvaluator
 from model_garden.evaluation.zero_shot import ZeroShotEvaluator
 from model_garden.evaluation.gan_evaluator import GanEvaluator
+from model_garden.evaluation.gan_metrics import frechet_distance, inception_score, kernel_inception_distance
 from model_garden.evaluation.gan_samples import GanSamples
 from model_garden.evaluation.common import EvaluatorCallback, ScheduledEvaluator, build_evaluators, run_evaluator
