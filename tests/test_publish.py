@@ -92,3 +92,28 @@ def test_installed_kagglehub_has_the_signature_publish_uses():
   kagglehub = pytest.importorskip("kagglehub")
   parameters = inspect.signature(kagglehub.model_upload).parameters
   assert list(parameters)[:4] == ["handle", "local_model_dir", "license_name", "version_notes"]
+
+
+def test_missing_weights_are_reported_without_a_false_no_licence(preset_dir, tmp_path):
+  broken = tmp_path / "no_weights"
+  shutil.copytree(preset_dir, broken)
+  os.remove(broken / "model.weights.h5")
+  status, out, err = _run([f"--preset={broken}", f"--handle={HANDLE}", "--dry_run"])
+  assert status == 1 and "missing model.weights.h5" in out
+  assert "no licence" not in out and "licence:       Apache 2.0" in out  # The card has one.
+
+
+def test_upload_offline_is_one_clear_error(preset_dir, monkeypatch):
+  requests = pytest.importorskip("requests")
+
+  def offline(*args, **kwargs):
+    raise requests.exceptions.ConnectionError("HTTPSConnectionPool(host='www.kaggle.com', port=443): Max retries "
+                                              "exceeded (NameResolutionError)")
+
+  fake = types.ModuleType("kagglehub")
+  fake.model_upload = offline
+  monkeypatch.setitem(sys.modules, "kagglehub", fake)
+  status, _, err = _run([f"--preset={preset_dir}", f"--handle={HANDLE}"])
+  assert status == 1 and err.count("\n") == 0
+  assert err.startswith("error: could not reach Kaggle to upload (ConnectionError: HTTPSConnectionPool")
+  assert "Check the network connection" in err and "--dry_run validates the preset offline" in err
