@@ -8,7 +8,7 @@ modules named in a file by itself only for its own packages: keras, keras_hub, k
     keras.saving.load_model("workdir/model.keras")
 
 works, and without the first line Keras fails with "Could not locate class 'ResNetSmall'". This function
-imports the package by being in it, and says what is wrong in terms of the file:
+registers them (it imports `model_garden.models`), and says what is wrong in terms of the file:
 
   * a missing file: FileNotFoundError naming it;
   * a truncated or corrupt file (Keras says "File not found" for those): "... is not a valid .keras archive";
@@ -75,7 +75,8 @@ def load_model(path, compile: bool = False, **kwargs):  # pylint: disable=redefi
     ModelFileError: `path` is truncated or corrupt, or names a class no imported package registers.
   """
   import keras  # pylint: disable=g-import-not-at-top
-  import model_garden  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (registers the classes)
+  import model_garden.models  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (registers the networks)
+  from model_garden.version import __version__  # pylint: disable=g-import-not-at-top
   path = os.fspath(path)
   check_keras_archive(path)
   try:
@@ -89,4 +90,4 @@ def load_model(path, compile: bool = False, **kwargs):  # pylint: disable=redefi
     raise ModelFileError(
         f"{path} uses the class {match.group(1)}{origin}, which no imported package registers as a Keras "
         "serialisable. Import the package that defines it before loading; model_garden's own classes are "
-        f"registered by `import model_garden` (installed version {model_garden.__version__}).") from None
+        f"registered by `import model_garden` (installed version {__version__}).") from None
