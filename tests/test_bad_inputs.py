@@ -67,6 +67,9 @@ def test_train_cli_user_errors_are_one_line(tmp_path):
   workdir_is_file = _one_error_line(_run(["-m", "model_garden.train", f"--config={CONFIG}:runlocal",
                                           f"--workdir={a_file}"]))
   assert "is a file" in workdir_is_file and str(a_file) in workdir_is_file
+  not_writable = _one_error_line(_run(["-m", "model_garden.train", f"--config={CONFIG}:runlocal",
+                                       f"--workdir={a_file}/sub"]))
+  assert not_writable == f"error: {a_file}/sub: Not a directory"
 
 
 def test_train_cli_verbose_shows_the_traceback(tmp_path):

@@ -89,7 +89,7 @@ class WorkdirLock:
   def _me(self) -> Dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid(),
             "started": datetime.datetime.now().isoformat(sep=" ", timespec="seconds"),
-            "command": " ".join([os.path.basename(sys.executable)] + sys.argv)[:500]}
+            "command": " ".join(["python"] + list(getattr(sys, "orig_argv", sys.argv))[1:])[:500]}
 
   def _read(self, fd: int) -> Dict[str, Any]:
     os.lseek(fd, 0, os.SEEK_SET)
