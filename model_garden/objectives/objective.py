@@ -165,7 +165,7 @@ class Objective(MultiWorkerFitMixin, keras.Model):
     else:
       grads, losses, metric_values = self._gradients(batch, variables)
     self.optimizer.apply(grads, variables)
-    return self._update_trackers(losses, metric_values)
+    return self._update_trackers(losses, metric_values, batch)
 
   def _gradients(self, batch, variables):
     """(gradients of the replica-scaled loss, loss terms, metric values) of one batch."""
@@ -230,17 +230,26 @@ class Objective(MultiWorkerFitMixin, keras.Model):
   def test_step(self, data):
     batch = _unpack(data)
     losses, outputs = self.compute_losses(batch, training=False)
-    return self._update_trackers(losses, self.update_metrics(batch, outputs))
+    return self._update_trackers(losses, self.update_metrics(batch, outputs), batch)
 
   def predict_step(self, data):
     batch = _unpack(data)
     return self(batch, training=False)
 
-  def _update_trackers(self, losses, metric_values):
+  def _update_trackers(self, losses, metric_values, batch=None):
+    """Feeds each step's values to the epoch-mean trackers and returns their results as the step's logs.
+
+    With `batch`, each value is weighted by the batch's size: `evaluate` then averages over examples (a short
+    last batch counts for what it holds), and the tracker updates depend on the data, so a step whose input
+    ran out (an evaluation set of unknown length) changes no count.
+    """
     values = {**losses, **metric_values}
+    weight = None
+    if batch is not None:
+      weight = tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.float32)
     for name, tracker in self._trackers.items():
       if name in values:
-        tracker.update_state(tf.cast(values[name], tf.float32))
+        tracker.update_state(tf.cast(values[name], tf.float32), sample_weight=weight)
     return self.multi_worker_logs({name: tracker.result() for name, tracker in self._trackers.items()})
 
   # -- Distribution ---------------------------------------------------------------------------------------

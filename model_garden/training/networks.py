@@ -28,7 +28,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import keras
 
-from model_garden import models
+from model_garden import models, saving
 from model_garden.models.weights import load_weights
 from model_garden.registry import Spec, SpecError, format_spec, spec_to_dict
 
@@ -101,9 +101,9 @@ def source_model(source: str, what: str = "network", tower: Optional[str] = None
     if not os.path.exists(path):
       raise InitError(f"config.networks.{what}.init: no file {path!r}. Train it first, or fix the path.")
     try:
-      model = keras.saving.load_model(path, compile=False)
+      model = saving.load_model(path, compile=False)
     except (ValueError, OSError) as e:
-      raise InitError(f"config.networks.{what}.init: {path!r} is not a loadable .keras archive ({e}).") from None
+      raise InitError(f"config.networks.{what}.init: {e}") from None
     part = prefix or tower
     if part and hasattr(model, "img") and hasattr(model, "txt"):
       if part not in ("img", "txt"):

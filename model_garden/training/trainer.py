@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -34,6 +35,8 @@ from model_garden import evaluation, objectives, optimizers
 from model_garden import text  # noqa: F401  (registers the text pp ops: tokenize, sample_caption, ...)
 from model_garden.registry import SpecError
 from model_garden.training import checkpointing, networks as mg_networks
+from model_garden.training.progress import StepProgress
+from model_garden.training.workdir_lock import WorkdirLock
 from model_garden.training.strategy import get_strategy, is_chief
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -219,6 +222,13 @@ def train(config: ml_collections.ConfigDict, workdir: str, strategy_name: str = 
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise ConfigError(f"--workdir {workdir} is a file; give a directory (it is created if missing).")
   os.makedirs(workdir, exist_ok=True)
+  with contextlib.ExitStack() as stack:
+    if chief:  # A second run on this workdir is refused, naming the holder (a stale lock is taken over).
+      stack.enter_context(WorkdirLock(workdir))
+    return _train_in_workdir(config, workdir, strategy, chief, verbose, extra_callbacks)
+
+
+def _train_in_workdir(config, workdir: str, strategy, chief: bool, verbose, extra_callbacks) -> Dict[str, Any]:
   if chief:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
@@ -249,6 +259,9 @@ def train(config: ml_collections.ConfigDict, workdir: str, strategy_name: str = 
   if chief:
     callbacks.append(keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), update_freq="epoch"))
   callbacks.extend(extra_callbacks)
+  if verbose == "auto":  # Progress in steps, not in Keras' "epochs" of log_steps steps.
+    callbacks.append(StepProgress(total_steps=config.total_steps))
+    verbose = 0
 
   epochs = config.total_steps // config.log_steps
   started = time.time()
@@ -257,7 +270,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, strategy_name: str = 
     try:
       history = objective.fit(train_ds, epochs=epochs, steps_per_epoch=config.log_steps,
                               initial_epoch=start_step // config.log_steps, callbacks=callbacks,
-                              verbose=verbose).history
+                              verbose=verbose, shuffle=False).history
     except tf.errors.InvalidArgumentError as e:
       if "CorruptExampleError" in str(e):
         raise mg_data.CorruptExampleError(_corrupt_message(e)) from None
