@@ -17,9 +17,8 @@ the registry's `update_spec`, never by string surgery):
   seed     -> config.seed and config.objective.seed
 
 Every cell is checked before anything trains (the trainer's config checks; its networks, objective and
-optimizers are constructed as the trainer builds them, without weights); an
-invalid one (a normalisation its architecture lacks, an unknown loss, ...) stops the study with a message
-naming the cell and the fix.
+optimizers are constructed as the trainer builds them, without weights); an invalid one (a normalisation its
+architecture lacks, an unknown loss, ...) stops the study with a message naming the cell and the fix.
 
 Usage:
   python tools/gan_study.py --config=model_garden/configs/gan/study_mg_shapes.py:grid=proof,\
@@ -27,9 +26,8 @@ features=workdirs/mg_shapes_cls/model.keras --workdir=workdirs/gan_study [--only
   # config overrides as for model_garden.train, e.g. --config.base.input.data_dir=/data/tfds
 
 Each cell trains in DIR/<cell>/ with `model_garden.training.train` (checkpoints, samples/, results.json,
-model.keras; DIR/<cell>/cell.json holds its axes and full config). A
-rerun of the same command skips finished cells (those with results.json) and resumes an interrupted cell
-from its newest checkpoint. With `config.eval_init` the untrained generator of each cell is evaluated first
+model.keras; DIR/<cell>/cell.json holds its axes and full config). A rerun of the same command skips finished
+cells (those with results.json) and resumes an interrupted cell from its newest checkpoint. With `config.eval_init` the untrained generator of each cell is evaluated first
 (DIR/<cell>/init.json: FID at step 0). Writes DIR/results.csv, DIR/results.md (sorted by FID), DIR/fid.png
 (a bar plot; FID at step 0 as thin grey bars) and DIR/study_log.txt, and prints the table.
 """
@@ -118,11 +116,12 @@ def describe(spec: Spec) -> str:
   """One line for logs and tables: the spec string (the registry's `format_spec`) of a network entry (without
   its trainer keys), an objective or an optimizer's update rule (without lr, schedule, ...)."""
   from model_garden.optimizers.make import KEYS  # pylint: disable=g-import-not-at-top
+  from model_garden.optimizers.registry import OPTIMIZERS  # pylint: disable=g-import-not-at-top
   from model_garden.training.networks import network_spec  # pylint: disable=g-import-not-at-top
   name, args, kwargs = spec_call(spec)
   if name in _registries()[0]:
     return network_spec(spec)
-  if "lr" in kwargs:  # an optimizer block: its update rule
+  if name in OPTIMIZERS and "lr" in kwargs:  # an optimizer block: its update rule
     kwargs = {k: v for k, v in kwargs.items() if k not in KEYS}
   return format_spec(name, args, kwargs)
 

@@ -69,7 +69,11 @@ labels matches fully supervised BigGAN and beats it with 20%; the TF-Hub S3GAN m
 8.4 / 7.6 / 6.9 with 2.5 / 5 / 10 / 20% labels (gans.md section 4). FID on mg_shapes: `features=PATH.keras`
 (a shapes classifier, see sndcgan_mg_shapes.py).
 Arguments: variant, fraction, labels, num_classes, num_clusters, dataset, data_dir, runlocal, steps, batch
-(per D step), n_disc, features, eval_samples.
+(per D step), n_disc, features, eval_samples. Every field overrides from the command line, e.g.
+`--config.networks.generator.ch=128`, `--config.objective.weight_class_loss=0.5` or
+`--config.optimizers.generator.lr=2e-4` (the semi-supervised variants' data source is the spec mapping
+`config.input.data.name`; change `fraction` and `labels` through the arguments, which keep the labelled stream
+and the label file consistent).
 """
 
 from model_garden.configs import common
