@@ -35,7 +35,7 @@ rates; `--lr_g` defaults to 5e-4, not the recipe's 1e-4: in a run of a few hundr
 rate leaves G near its start (fully_supervised, 100 steps, measured: FID 13.9 with 1e-4, 3.0 with 5e-4, where
 the untrained generator scores 6.4), as docs/gans.md's SNDCGAN proof raised its rates for minutes-long runs.
 Written under WORKDIR: rotation/model.keras, labels/{cluster,s2gan}.json (plus the random-init
-references), one directory per variant (the GAN trainer's checkpoints, samples/, model.keras, results.json).
+references), one directory per variant (the trainer's checkpoints, samples/, model.keras, results.json).
 A rerun starts every stage afresh (it deletes the directories it writes; nothing else).
 
 What the numbers are: FID on a classifier trained on mg_shapes (not Inception), 1,000 samples: comparable
@@ -219,15 +219,6 @@ def _label_summary(cluster, s2gan):
 
 # -- (c) the GANs ------------------------------------------------------------------------------------------------
 
-def _with_kwargs(spec: str, **overrides) -> str:
-  """`spec` with keyword arguments replaced, rebuilt from `registry.parse_spec`'s parts (no string surgery)."""
-  from model_garden.registry import parse_spec  # pylint: disable=import-outside-toplevel
-  name, args, kwargs = parse_spec(spec)
-  kwargs.update(overrides)
-  parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-  return f"{name}({', '.join(parts)})"
-
-
 def variant_config(args, variant, dataset, data_dir, labels, features):
   """The s3gan_mg_shapes config of `variant`, at this run's widths, batch, steps and evaluation."""
   from model_garden.configs.gan import s3gan_mg_shapes  # pylint: disable=import-outside-toplevel
@@ -245,30 +236,29 @@ def variant_config(args, variant, dataset, data_dir, labels, features):
     arg += f",steps={args.steps},batch={args.batch}"
   config = s3gan_mg_shapes.get_config(arg)
   if not args.tiny:
-    config.models.generator = _with_kwargs(config.models.generator, ch=args.g_ch)
-    config.models.discriminator = _with_kwargs(config.models.discriminator, ch=args.d_ch)
-    for ev in config.evals.values():
-      ev.kid_subset_size = min(1000, args.eval_samples)
+    config.networks.generator.ch = args.g_ch
+    config.networks.discriminator.ch = args.d_ch
+    config.evals.fid.kid_subset_size = min(1000, args.eval_samples)
   if args.lr_g:
-    config.optimizers.g.lr = args.lr_g
+    config.optimizers.generator.lr = args.lr_g
   if args.lr_d:
-    config.optimizers.d.lr = args.lr_d
+    config.optimizers.discriminator.lr = args.lr_d
   steps = 2 if args.tiny else args.steps
   # One fit "epoch" for the whole run: the final losses are then means over every step.
   config.total_steps = config.log_steps = config.checkpoint_steps = steps
-  config.samples = dict(every_steps=steps, num_samples=16 if args.tiny else 64)
+  config.evals.samples.update(every_steps=steps, num_samples=16 if args.tiny else 64)
   return config
 
 
 def evaluate_untrained(config):
-  """FID / KID / IS of the untrained sampling generator of `config` (step 0, same seed as the runs)."""
+  """FID / KID / IS of the untrained sampling generator of `config`: built as `training.train` builds it (same
+  seed), so these are the weights each run starts from."""
   import keras  # pylint: disable=import-outside-toplevel
-  from model_garden.training import trainer as base_trainer  # pylint: disable=import-outside-toplevel
-  from model_garden.training.gan_trainer import build_gan  # pylint: disable=import-outside-toplevel
+  from model_garden import evaluation, training  # pylint: disable=import-outside-toplevel
   keras.utils.set_random_seed(config.seed)
-  gan = build_gan(config)
-  return {k: float(v) for k, v in base_trainer.build_evaluators(config)["fid"].run(gan.sampling_generator()).items()
-          if isinstance(v, (int, float))}
+  gan, _ = training.build_objective(config)
+  (fid,) = evaluation.build_evaluators({"fid": config.evals.fid}, data_dir=config.input.get("data_dir"))
+  return {k: float(v) for k, v in fid.evaluator.run(gan.evaluated_network()).items() if isinstance(v, (int, float))}
 
 
 def train_variant(config, workdir):
@@ -351,6 +341,8 @@ def main(argv=None):
   check_args(args)
   started = Stopwatch().__enter__()
   import model_garden  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+  from model_garden.registry import format_spec, spec_call  # pylint: disable=import-outside-toplevel
+  from model_garden.training import network_spec  # pylint: disable=import-outside-toplevel
   workdir = os.path.abspath(args.workdir)
   os.makedirs(workdir, exist_ok=True)
   timing = {}
@@ -400,7 +392,7 @@ def main(argv=None):
   for variant in args.variants:
     config = variant_config(args, variant, dataset, data_dir, label_files, features)
     results, watch = train_variant(config, os.path.join(workdir, variant))
-    row = {"variant": variant, "objective": config.objective.split("(")[0],
+    row = {"variant": variant, "objective": config.objective.name,
            "labels": LABEL_SOURCES[variant].format(pct=pct), "label_accuracy": label_accuracy(variant, labels),
            "fid": float(results["fid/fid"]), "kid": float(results["fid/kid"]), "is": float(results["fid/is"]),
            "d_loss": results.get("train/d_loss"), "g_loss": results.get("train/g_loss"),
@@ -408,8 +400,9 @@ def main(argv=None):
            "rotation_accuracy_real": results.get("train/rotation_accuracy_real"),
            "steps": int(results["step"]), "train_seconds": float(results["train_seconds"]),
            "wall_seconds": round(watch.wall, 1), "cpu_seconds": round(watch.cpu, 1),
-           "generator": config.models.generator, "discriminator": config.models.discriminator,
-           "objective_spec": config.objective, "workdir": os.path.join(workdir, variant)}
+           "generator": network_spec(config.networks.generator),
+           "discriminator": network_spec(config.networks.discriminator),
+           "objective_spec": format_spec(*spec_call(config.objective)), "workdir": os.path.join(workdir, variant)}
     rows.append(row)
     timing[f"(c) {variant}"] = {"wall": watch.wall, "cpu": watch.cpu}
     print(f"(c) {variant}: FID {row['fid']:.3f}, KID {row['kid']:.4f}, IS {row['is']:.3f}, "
@@ -419,10 +412,11 @@ def main(argv=None):
   timing["total"] = {"wall": started.wall, "cpu": started.cpu}
   config = variant_config(args, "fully_supervised", dataset, data_dir, label_files, features)
   settings = (f"{config.total_steps} generator steps per variant, {config.input.batch_size // 2} real images per D "
-              f"step (2 D steps per G step), G `{_with_kwargs(config.models.generator)}`, D "
-              f"`{_with_kwargs(config.models.discriminator)}` (label_classes: 1 for single_label, "
+              f"step (2 D steps per G step), G `{network_spec(config.networks.generator)}`, D "
+              f"`{network_spec(config.networks.discriminator)}` (label_classes: 1 for single_label, "
               f"{args.num_clusters} for clustering, 0 for ssgan; ssgan's G uses plain batch norm), "
-              f"lr G {config.optimizers.g.lr:g} / D {config.optimizers.d.lr:g}, labelled fraction {pct}, FID/KID/IS on "
+              f"lr G {config.optimizers.generator.lr:g} / D {config.optimizers.discriminator.lr:g}, labelled fraction "
+              f"{pct}, FID/KID/IS on "
               f"`{os.path.relpath(features, ROOT) if not args.tiny else features}` with "
               f"{config.evals.fid.num_samples} samples against the first {config.evals.fid.num_samples} images "
               f"of `{config.evals.fid.data['split']}`. FID of this feature network compares only within this table.")

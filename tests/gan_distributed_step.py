@@ -1,4 +1,5 @@
-"""One GAN training step under a strategy (MirroredStrategy on 2 logical CPUs); prints the replicas and losses.
+"""One GAN training step under a strategy (MirroredStrategy on 2 logical CPUs), the GAN built from a config by the
+trainer's `build_objective`; prints the replicas and losses.
 
 Used by test_gan_objective.py in a subprocess, because logical devices must be set before TensorFlow
 starts:  python tests/gan_distributed_step.py {default|mirrored}
@@ -17,12 +18,9 @@ if MODE == "mirrored":
   cpu = tf.config.list_physical_devices("CPU")[0]
   tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-import keras  # noqa: E402
-
-import model_garden.models.gan  # noqa: E402,F401
-from model_garden import models  # noqa: E402
-from model_garden.objectives.gan import GAN  # noqa: E402
-from model_garden.training import get_strategy  # noqa: E402
+import model_garden  # noqa: E402,F401  (registers models, objectives, optimizers)
+from model_garden.configs import common  # noqa: E402
+from model_garden.training import build_objective, get_strategy  # noqa: E402
 
 GLOBAL_BATCH = 4
 
@@ -36,13 +34,16 @@ def main():
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
   ds = ds.with_options(options)
-  with strategy.scope():
-    g = models.get("sndcgan_generator(image_size=8, ch=2, z_dim=4, label_classes=3, "
-                   "norm='conditional_batch_norm', spectral_norm=True)")
-    d = models.get("sndcgan_discriminator(image_size=8, ch=2, spectral_norm=True)")
-    gan = GAN(generator=g, discriminator=d, penalty="wgan_gp", penalty_weight=10.0, ema_decay=0.9)
-    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, 0.5), g_optimizer=keras.optimizers.Adam(1e-3, 0.5))
-    gan.build_for_training()
+  config = common.base_config(total_steps=1, log_steps=1, checkpoint_steps=1)
+  config.networks.generator = common.network("sndcgan_generator", image_size=8, ch=2, z_dim=4, label_classes=3,
+                                             norm="conditional_batch_norm", spectral_norm=True)
+  config.networks.discriminator = common.network("sndcgan_discriminator", image_size=8, ch=2, spectral_norm=True)
+  config.objective = common.objective("gan", penalty="wgan_gp", penalty_weight=10.0, ema_decay=0.9)
+  config.optimizers = dict(generator=common.optimizer("adam", b1=0.5, lr=1e-3),
+                           discriminator=common.optimizer("adam", b1=0.5, lr=1e-3))
+  gan, _ = build_objective(config, strategy)  # the trainer's build, in the strategy's scope
+  for optimizer in (gan.d_optimizer, gan.optimizer):
+    assert optimizer.built and bool(optimizer.variables), optimizer  # state made before fit (keras#23085)
   history = gan.fit(ds, epochs=1, steps_per_epoch=1, verbose=0).history
   losses = {k: float(np.asarray(v).reshape(-1)[-1]) for k, v in history.items()}
   assert all(np.isfinite(list(losses.values()))), losses

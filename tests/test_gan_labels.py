@@ -1,6 +1,5 @@
 """S3GAN label sources: pp ops, k-means and S2GAN's classifier, the gan_labels CLI, the s3gan configs."""
 
-import importlib
 import importlib.util
 import io
 import json
@@ -200,33 +199,41 @@ def test_every_variant_config_is_valid():
   from model_garden.data.preprocess import split_pp  # pylint: disable=g-import-not-at-top
   from model_garden.data.sources import DATASETS  # pylint: disable=g-import-not-at-top
   from model_garden.models import MODELS  # pylint: disable=g-import-not-at-top
-  from model_garden.objectives import OBJECTIVES  # pylint: disable=g-import-not-at-top
-  from model_garden.registry import parse_spec  # pylint: disable=g-import-not-at-top
+  from model_garden.objectives import OBJECTIVES, network_names  # pylint: disable=g-import-not-at-top
+  from model_garden.registry import parse_spec, spec_call  # pylint: disable=g-import-not-at-top
+  from model_garden.training import check_config  # pylint: disable=g-import-not-at-top
+  from model_garden.training.networks import split_entry  # pylint: disable=g-import-not-at-top
 
-  def check(registry, spec):
-    name, args, kwargs = parse_spec(spec)
-    registry.check_arguments(name, args, kwargs)  # registered, and every argument accepted
+  def check(registry, spec, **networks):
+    name, args, kwargs = spec_call(spec) if not isinstance(spec, str) else parse_spec(spec)
+    registry.check_arguments(name, args, {**kwargs, **networks})  # registered, and every argument accepted
+    return name
 
-  for module in ("ssgan", "s3gan"):  # register the SS-GAN objectives where they exist
-    if importlib.util.find_spec(f"model_garden.objectives.{module}") is not None:
-      importlib.import_module(f"model_garden.objectives.{module}")
+  objectives = {"fully_supervised": "gan", "single_label": "gan", "random_label": "gan", "clustering": "gan",
+                "s2gan": "gan", "clustering_ss": "s3gan", "s3gan": "s3gan", "s2gan_co": "s3gan",
+                "s3gan_co": "s3gan", "ssgan": "ssgan"}
+  assert set(objectives) == set(s3gan_mg_shapes.VARIANTS)
   for variant in s3gan_mg_shapes.VARIANTS:
     config = s3gan_mg_shapes.get_config(f"variant={variant},runlocal")
-    for key in ("input", "models", "objective", "optimizers", "total_steps", "log_steps", "checkpoint_steps"):
-      assert key in config, (variant, key)
-    assert config.total_steps % config.log_steps == 0 and config.checkpoint_steps % config.log_steps == 0
+    check_config(config)  # the trainer's checks: keys, step multiples, batch
+    assert config.input.batch_size == 16 and config.total_steps == 10  # 2 slices (n_disc=2) of 8 per D step
     classes = {"single_label": 1, "ssgan": 0}.get(variant, 8)
-    assert f"label_classes={classes}," in config.models.generator, variant
-    check(MODELS, config.models.generator)
-    check(MODELS, config.models.discriminator)
+    generator, _ = split_entry(config.networks.generator)
+    discriminator, _ = split_entry(config.networks.discriminator)
+    assert generator["label_classes"] == discriminator["label_classes"] == classes, variant
+    assert generator["norm"] == ("conditional_batch_norm" if classes else "batch_norm")
+    assert generator["ch"] == discriminator["ch"] == 8 and generator["z_dim"] == 16  # runlocal widths
+    check(MODELS, generator)
+    check(MODELS, discriminator)
     for op in split_pp(config.input.pp):
       check(PP_OPS, op)
-    if config.input.data.name.startswith("semi_supervised("):
-      check(DATASETS, config.input.data.name)
-    objective = parse_spec(config.objective)[0]
-    assert objective in ("gan", "ssgan", "s3gan"), variant
-    if objective in OBJECTIVES:
-      check(OBJECTIVES, config.objective)
+    if not isinstance(config.input.data.name, str):
+      assert check(DATASETS, config.input.data.name) == "semi_supervised"
+      assert ("pseudo_labels" in config.input.data.name) == (variant in ("s2gan", "s3gan")), variant
+    assert check(OBJECTIVES, config.objective, generator=None, discriminator=None) == objectives[variant], variant
+    assert network_names(config.objective) == ("generator", "discriminator")
+    assert set(config.optimizers) == {"generator", "discriminator"}
+    assert (config.optimizers.generator.lr, config.optimizers.discriminator.lr) == (1e-4, 5e-4)
   # Building a GAN costs seconds: the two tests below build and step s2gan (gan) and s3gan_co (s3gan).
   with pytest.raises(ValueError, match="fully_supervised, single_label.*ssgan"):
     s3gan_mg_shapes.get_config("variant=bigan")
@@ -236,7 +243,7 @@ def test_every_variant_config_is_valid():
 
 def test_s2gan_config_trains_on_classifier_labels(label_files):
   """The s2gan config's own input pipeline (semi_supervised + the CLI's file) feeds its GAN a step."""
-  from model_garden.training.gan_trainer import build_gan  # pylint: disable=g-import-not-at-top
+  from model_garden.training import build_objective  # pylint: disable=g-import-not-at-top
   data_dir, tmp, _, _ = label_files
   config = s3gan_mg_shapes.get_config(f"variant=s2gan,runlocal,dataset={TINY},data_dir={data_dir},"
                                       f"labels={tmp / 's.json'},n_disc=1")
@@ -246,7 +253,7 @@ def test_s2gan_config_trains_on_classifier_labels(label_files):
   batch = next(iter(ds))
   assert set(batch) == {"image", "label"} and batch["image"].shape == (8, 32, 32, 3)
   assert ((batch["label"].numpy() >= 0) & (batch["label"].numpy() < 8)).all()  # every example labelled
-  gan = build_gan(config)
+  gan, _ = build_objective(config)
   logs = gan.train_step(batch)
   assert (int(gan.d_optimizer.iterations.numpy()), int(gan.optimizer.iterations.numpy())) == (1, 1)
   assert np.isfinite([float(logs["d_loss"]), float(logs["g_loss"])]).all()
@@ -254,20 +261,17 @@ def test_s2gan_config_trains_on_classifier_labels(label_files):
 
 def test_s3gan_co_config_trains_on_partly_labelled_batches(tiny_shapes):
   """S3GAN-CO's stream: one labelled example then k = 1 / f - 1 unlabelled ones (-1), into the s3gan objective."""
-  from model_garden.training.gan_trainer import build_gan  # pylint: disable=g-import-not-at-top
-  if importlib.util.find_spec("model_garden.objectives.s3gan") is None:
-    pytest.skip("model_garden/objectives/s3gan.py is not there yet.")
-  importlib.import_module("model_garden.objectives.s3gan")
+  from model_garden.training import build_objective  # pylint: disable=g-import-not-at-top
   _, data_dir = tiny_shapes
   config = s3gan_mg_shapes.get_config(f"variant=s3gan_co,runlocal,dataset={TINY},data_dir={data_dir},"
                                       "fraction=0.25,n_disc=1")
-  assert "unlabelled_per_labelled=3" in config.input.data.name
+  assert config.input.data.name.unlabelled_per_labelled == 3 and config.input.data.name.fraction == 0.25
   ds = get_dataset(config.input.data.name, config.input.data.split, batch_size=config.input.batch_size,
                    pp=config.input.pp, data_dir=config.input.data_dir, shuffle_buffer=config.input.shuffle_buffer,
                    cache=config.input.cache)
   batch = next(iter(ds))
   labels = batch["label"].numpy()
   assert (labels >= 0).sum() == 2 and (labels == -1).sum() == 6  # a quarter labelled, exactly
-  gan = build_gan(config)
+  gan, _ = build_objective(config)
   logs = gan.train_step(batch)
   assert np.isfinite([float(v) for v in logs.values()]).all(), logs

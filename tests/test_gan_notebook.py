@@ -11,8 +11,8 @@ def test_gan_notebook_runs_tiny(tiny_shapes, tmp_path, monkeypatch):
   _, data_dir = tiny_shapes  # Reuse the session's prepared tiny mg_shapes (the notebook's tiny config).
   notebook = run_notebook("gan_mg_shapes.ipynb", tmp_path, monkeypatch, data_dir=data_dir)
   text = "\n".join(stdout_texts(notebook))
-  assert "sndcgan_discriminator(image_size=32, ch=8, spectral_norm=True)" in text
-  assert "gan(loss='non_saturating', penalty='none', n_disc=1)" in text
+  assert "discriminator: sndcgan_discriminator(ch=8, image_size=32, spectral_norm=True)" in text  # no trainer keys
+  assert "objective:     gan(loss='non_saturating', n_disc=1, penalty='none', standing_stats_samples=0)" in text
   assert "untrained generator: FID" in text
   images = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
             if "image/png" in out.get("data", {})]

@@ -103,22 +103,38 @@ def test_conditional_gan_needs_labels_in_the_batch():
 
 
 def test_trainer_runs_the_gan_config(tiny_shapes, tmp_path):
-  from model_garden.training.gan_trainer import train_gan  # pylint: disable=g-import-not-at-top
+  from model_garden.training import ConfigError, build_objective, train  # pylint: disable=g-import-not-at-top
   _, data_dir = tiny_shapes
   config = sndcgan_mg_shapes.get_config("runlocal")
   config.input.data_dir = data_dir
   config.input.data = dict(name="mg_shapes/tiny32", split="train")
-  config.models.generator = "sndcgan_generator(image_size=32, z_dim=8, ch=2)"
-  config.models.discriminator = "sndcgan_discriminator(image_size=32, ch=2, spectral_norm=True)"
-  config.total_steps = config.log_steps = config.checkpoint_steps = 4
-  config.samples = dict(every_steps=4, num_samples=4)
-  results = train_gan(config, str(tmp_path), verbose=0)
+  config.networks.generator.update(z_dim=8, ch=2)
+  config.networks.discriminator.ch = 2
+  config.optimizers.discriminator.lr = 4e-4
+  config.objective.ema_decay = 0.5
+  config.total_steps = config.checkpoint_steps = 4
+  config.log_steps = 2
+  config.evals.samples.update(every_steps=2, num_samples=4)
+
+  objective, _ = build_objective(config)  # each network its own optimizer, from config.optimizers.<network>
+  lr = lambda optimizer: float(keras.ops.convert_to_numpy(optimizer.learning_rate))  # noqa: E731
+  assert (lr(objective.d_optimizer), lr(objective.optimizer)) == pytest.approx((4e-4, 2e-4))
+  assert objective.generator.z_dim == 8 and objective.generator_ema is not None
+  keras.backend.clear_session()
+
+  results = train(config, str(tmp_path), verbose=0)
   assert results["step"] == 4 and results["d_steps"] == 4
   assert np.isfinite([results["train/d_loss"], results["train/g_loss"]]).all()
-  assert os.path.exists(tmp_path / "samples" / "step_00000004.png")
+  assert sorted(os.listdir(tmp_path / "samples")) == ["step_00000002.png", "step_00000004.png"]
   assert json.loads((tmp_path / "results.json").read_text())["step"] == 4
-  generator = keras.saving.load_model(tmp_path / "model.keras")
-  assert generator(generator.sample_latents(2, 0)).shape == (2, 32, 32, 3)
+  sampler = keras.saving.load_model(tmp_path / "model.keras")  # the EMA generator; the trained one beside it
+  assert sampler.name.endswith("_ema") and os.path.exists(tmp_path / "generator.keras")
+  assert sampler(sampler.sample_latents(2, 0)).shape == (2, 32, 32, 3)
+
+  config.optimizers = dict(d=dict(config.optimizers.discriminator), g=dict(config.optimizers.generator))
+  with pytest.raises(ConfigError, match=r"set config.optimizers.<generator\|discriminator> \(missing generator, "
+                     r"discriminator\) \(unknown d, g\)"):
+    train(config, str(tmp_path / "old_keys"), verbose=0)
 
 
 def test_mirrored_strategy_one_step():

@@ -1,4 +1,5 @@
-"""tools/gan_study.py: grid expansion, cell names, spec rewriting, invalid cells, a tiny 2-cell study, resume."""
+"""tools/gan_study.py: grid expansion, cell names, cell fields, invalid cells, a tiny 2-cell study, resume; the
+trainer's refusal of a study config."""
 
 import csv
 import importlib.util
@@ -9,8 +10,10 @@ import pytest
 from PIL import Image
 
 import model_garden  # noqa: F401  (registers models, objectives, evaluators)
+from model_garden.configs import common
 from model_garden.configs.gan import study_mg_shapes
-from model_garden.registry import parse_spec
+from model_garden.registry import spec_call
+from model_garden.training import ConfigError, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,7 +31,8 @@ quiet = lambda message: None  # noqa: E731
 
 
 def _kwargs(spec):
-  return parse_spec(spec)[2]
+  """The keyword arguments of a spec (string or mapping), a network's trainer keys left out."""
+  return {k: v for k, v in spec_call(spec)[2].items() if k not in ("init", "init_skip", "frozen")}
 
 
 def test_cross_product_order_names_and_cell_configs():
@@ -36,9 +40,10 @@ def test_cross_product_order_names_and_cell_configs():
   assert [c.name for c in cells] == ["sndcgan-ns-nopen-sn", "sndcgan-ns-nopen-nonorm", "sndcgan-hinge-nopen-sn",
                                      "sndcgan-hinge-nopen-nonorm"]
   hinge_none = cells[3].config
-  assert _kwargs(hinge_none.objective)["loss"] == "hinge"
-  assert _kwargs(hinge_none.models.discriminator)["spectral_norm"] is False
-  assert _kwargs(cells[0].config.models.discriminator)["spectral_norm"] is True
+  assert hinge_none.objective.loss == "hinge" and hinge_none.objective.name == "gan"
+  assert hinge_none.networks.discriminator.spectral_norm is False
+  assert cells[0].config.networks.discriminator.spectral_norm is True
+  assert cells[0].config.networks.discriminator.ch == 32 and cells[0].config.networks.generator.ch == 32
 
   config = study_mg_shapes.get_config("grid=proof,batch=16")
   config.grid = ml_collections.ConfigDict(dict(loss=("wasserstein",), penalty=("wgan_gp(weight=10.0)", "dragan"),
@@ -48,37 +53,60 @@ def test_cross_product_order_names_and_cell_configs():
                                      "sndcgan-wgan-dragan1-sn-lr0.0001-b1_0-nd5-seed3"]  # dragan: base weight 1
   cell = cells[0].config
   assert _kwargs(cell.objective) == {"loss": "wasserstein", "penalty": "wgan_gp", "n_disc": 5,
-                                     "penalty_weight": 10.0, "seed": 3}
+                                     "penalty_weight": 10.0, "seed": 3, "standing_stats_samples": 0}
   assert cell.input.batch_size == 16 * 5 and cell.seed == 3  # n_disc slices of the per-step batch
-  for key in ("d", "g"):
-    assert cell.optimizers[key].lr == 1e-4 and _kwargs(cell.optimizers[key].name)["b1"] == 0.0
-  assert config.base.input.batch_size == 16 and "seed" not in _kwargs(config.base.objective)  # base untouched
+  for network in ("generator", "discriminator"):
+    assert cell.optimizers[network].lr == 1e-4 and cell.optimizers[network].b1 == 0.0
+    assert cell.optimizers[network].b2 == 0.999  # the base's other Adam arguments stay
+  # The base is untouched: its own batch, lr and objective.
+  assert config.base.input.batch_size == 16 and "seed" not in config.base.objective
+  assert config.base.optimizers.discriminator.lr == 2e-4 and config.base.optimizers.discriminator.b1 == 0.5
 
 
-def test_spec_rewriting_goes_through_the_parser():
+def test_cells_set_fields_of_spec_mappings_or_rewrite_spec_strings():
+  network = common.network("sndcgan_discriminator", image_size=32, ch=16, spectral_norm=True)
+  assert gan_study.set_arguments(network, spectral_norm=False, weight_norm=True) is network  # in place
+  assert (network.spectral_norm, network.weight_norm, network.ch, network.init) == (False, True, 16, "")
   spec = "sndcgan_discriminator(image_size=32, ch=16, spectral_norm=True)"
-  rewritten = gan_study.rewrite_spec(spec, spectral_norm=False, weight_norm=True, ch=None)
-  assert parse_spec(rewritten) == ("sndcgan_discriminator", (), {"image_size": 32, "spectral_norm": False,
-                                                                 "weight_norm": True})
-  odd = gan_study.format_spec("x", (1, "a'b"), {"t": (1, 2.5), "s": "q\"r", "f": 2e-4})
-  assert parse_spec(odd) == ("x", (1, "a'b"), {"t": (1, 2.5), "s": "q\"r", "f": 2e-4})
+  assert spec_call(gan_study.set_arguments(spec, spectral_norm=False, weight_norm=True)) == (
+      "sndcgan_discriminator", (), {"image_size": 32, "ch": 16, "spectral_norm": False, "weight_norm": True})
+  objective = common.objective("gan", penalty_weight=1)  # an int field takes the float weight too
+  assert gan_study.set_arguments(objective, penalty_weight=10.0).penalty_weight == 10.0
+  assert gan_study.describe(network) == ("sndcgan_discriminator(ch=16, image_size=32, spectral_norm=False, "
+                                         "weight_norm=True)")  # no trainer keys
+  assert gan_study.describe(common.optimizer("adam", b1=0.5, lr=1e-3)) == "adam(b1=0.5)"
   assert gan_study.norm_arguments("layer_norm", "resnet_cifar_discriminator") == {
       "norm": "layer_norm", "spectral_norm": False, "weight_norm": False}
   assert gan_study.norm_of("resnet_cifar_discriminator(ch=8)") == "none"
-  assert gan_study.supported_norms("dcgan_discriminator(image_size=32, ch=8)") == [
+  assert gan_study.norm_of(network) == "weight_norm"
+  assert gan_study.supported_norms(common.network("dcgan_discriminator", image_size=32, ch=8)) == [
       "none", "batch_norm", "spectral_norm", "weight_norm"]
 
   config = study_mg_shapes.get_config("grid=norms,runlocal")  # resnet_cifar from config.architectures
   cells = gan_study.expand(config, log=quiet)
   assert [c.name for c in cells][:3] == ["resnet_cifar-ns-nopen-nonorm", "resnet_cifar-ns-nopen-bn",
                                          "resnet_cifar-ns-nopen-ln"]
-  assert parse_spec(cells[2].config.models.discriminator) == (
-      "resnet_cifar_discriminator", (), {"ch": 8, "norm": "layer_norm", "spectral_norm": False,
-                                         "weight_norm": False})
+  assert gan_study.model_spec(cells[2].config.networks.discriminator) == {
+      "name": "resnet_cifar_discriminator", "ch": 8, "norm": "layer_norm", "spectral_norm": False,
+      "weight_norm": False}
   config.grid = ml_collections.ConfigDict(dict(arch=("dcgan",), norm=("batch_norm",)))  # derived from the base
   (cell,) = gan_study.expand(config, log=quiet)
-  assert parse_spec(cell.config.models.generator) == ("dcgan_generator", (), {"image_size": 32, "z_dim": 16})
-  assert _kwargs(cell.config.models.discriminator)["norm"] == "batch_norm"
+  assert gan_study.model_spec(cell.config.networks.generator) == {
+      "name": "dcgan_generator", "image_size": 32, "norm": "batch_norm", "z_dim": 16}  # no ch: its own width
+  assert cell.config.networks.discriminator.norm == "batch_norm"
+  # A base that still gives its objective as a spec string is rewritten by the registry, not by hand.
+  config = study_mg_shapes.get_config("grid=proof,runlocal")
+  del config.base["objective"]
+  config.base.objective = "gan(loss='non_saturating', n_disc=1)"
+  cells = gan_study.expand(config, log=quiet)
+  assert spec_call(cells[1].config.objective) == ("gan", (), {"loss": "hinge", "n_disc": 1, "penalty": "none",
+                                                              "penalty_weight": 1.0})
+
+
+def test_the_trainer_refuses_a_study_config_and_names_the_tool(tmp_path):
+  with pytest.raises(ConfigError, match=r"GAN study config .*python tools/gan_study.py --config=\.\.\. "):
+    train(study_mg_shapes.get_config("runlocal"), str(tmp_path / "run"))
+  assert not os.path.exists(tmp_path / "run")  # refused before anything is written
 
 
 def test_invalid_cells_are_rejected_before_training(tmp_path):
@@ -116,7 +144,7 @@ def test_two_cell_study_writes_tables_and_rerun_skips(tiny_shapes, tmp_path):
   config.base.evals.fid.num_samples = 16
   config.base.evals.fid.batch_size = 16
   config.base.evals.fid.kid_subsets = 4
-  config.base.samples = dict(every_steps=-1)  # no sample grids: faster
+  del config.base.evals["samples"]  # no sample grids: faster
   workdir = str(tmp_path / "study")
   names = ["sndcgan-ns-nopen-sn", "sndcgan-hinge-nopen-sn"]
 

@@ -141,3 +141,9 @@ def test_image_folder_source_by_spec(tmp_path):
   with pytest.raises(FileNotFoundError, match="splits found"):
     get_dataset(spec, "validation", batch_size=1, train=False)
   assert "image_folder" in model_garden.data.DATASETS.names()
+  # The same source as a spec mapping (a config's input.data.name whose fields override from the command line).
+  mapped = get_dataset(dict(name="image_folder", root=str(tmp_path)), "test", batch_size=2, train=False,
+                       pp="decode|resize(4)|keep('label')")
+  assert sorted(next(iter(mapped))["label"].numpy().tolist()) == [0, 1]
+  with pytest.raises(model_garden.registry.SpecError, match="Unknown dataset 'image_foldr'.*'image_folder'"):
+    get_dataset(dict(name="image_foldr", root=str(tmp_path)), "test", batch_size=2)  # a mapping is no tfds name

@@ -8,8 +8,8 @@ import tensorflow as tf
 
 import model_garden.models.gan  # noqa: F401  (registers the architectures)
 from model_garden import models
-from model_garden.objectives.gan import GAN
 from model_garden.objectives.s3gan import S3GAN
+from model_garden.training import build_objective
 
 K = 3
 G_SPEC = f"sndcgan_generator(image_size=32, ch=2, z_dim=4, label_classes={K}, norm='conditional_batch_norm')"
@@ -121,11 +121,15 @@ def test_one_train_step_of_every_variant(kwargs, tmp_path):
 
 def test_spec_config_and_errors():
   config = ml_collections.ConfigDict({
-      "models": {"generator": G_SPEC, "discriminator": D_SPEC},
-      "objective": "s3gan(use_predictor=True, self_supervision='rotation', rotated_batch_fraction=0.5)",
-      "optimizers": {"d": {"name": "adam(b1=0.5)", "lr": 1e-3}, "g": {"name": "adam(b1=0.5)", "lr": 1e-3}}})
-  gan = GAN.from_config_dict(config)
+      "networks": {"generator": G_SPEC, "discriminator": D_SPEC},
+      "objective": {"name": "s3gan", "use_predictor": True, "self_supervision": "rotation",
+                    "rotated_batch_fraction": 0.5},
+      "optimizers": {"generator": {"name": "adam", "b1": 0.5, "lr": 1e-3},
+                     "discriminator": {"name": "adam", "b1": 0.5, "lr": 1e-3}},
+      "total_steps": 2})
+  gan, _ = build_objective(config)  # the trainer's build
   assert isinstance(gan, S3GAN) and gan.use_predictor and gan.rotation
+  assert gan.class_head.built and gan.rotation_head.built  # built for training, trained by the D optimizer
   clone = S3GAN.from_config(gan.get_config())
   assert (clone.use_predictor, clone.self_supervision, clone.rotated_batch_fraction) == (True, "rotation", 0.5)
   with pytest.raises(ValueError, match="label_classes=K"):

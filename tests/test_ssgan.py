@@ -13,9 +13,9 @@ import tensorflow as tf
 
 import model_garden.models.gan  # noqa: F401  (registers the architectures)
 from model_garden import models, objectives
-from model_garden.objectives.gan import GAN
 from model_garden.objectives.ssgan import SSGAN
 from model_garden.objectives.ssl.pretext import rotate_images
+from model_garden.training import build_objective
 
 G_SPEC = "sndcgan_generator(image_size=8, ch=2, z_dim=4)"
 D_SPEC = "sndcgan_discriminator(image_size=8, ch=2, spectral_norm={sn})"
@@ -178,7 +178,7 @@ def test_head_is_trained_by_the_d_optimizer_and_checkpointed(tmp_path):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-def test_config_round_trip_and_spec_through_gan_from_config_dict():
+def test_config_round_trip_and_a_training_config_through_build_objective():
   gan = objectives.get("ssgan(self_supervision='rotation_only', rotated_batch_fraction=0.5, "
                        "weight_rotation_loss_g=0.3)", generator=models.get(G_SPEC),
                        discriminator=models.get(D_SPEC.format(sn=True)))
@@ -187,13 +187,14 @@ def test_config_round_trip_and_spec_through_gan_from_config_dict():
   assert (clone.self_supervision, clone.rotated_batch_fraction, clone.weight_rotation_loss_g) == (
       "rotation_only", 0.5, 0.3)
   config = ml_collections.ConfigDict({
-      "models": {"generator": G_SPEC, "discriminator": D_SPEC.format(sn=True)},
-      "objective": "ssgan(n_disc=2, rotated_batch_fraction=1.0)",
-      "optimizers": {"d": {"name": "adam(b1=0.5)", "lr": 1e-3}, "g": {"name": "adam(b1=0.5)", "lr": 1e-3}},
+      "networks": {"generator": G_SPEC, "discriminator": D_SPEC.format(sn=True)},
+      "objective": {"name": "ssgan", "n_disc": 2, "rotated_batch_fraction": 1.0},
+      "optimizers": {"generator": {"name": "adam", "b1": 0.5, "lr": 1e-3},
+                     "discriminator": {"name": "adam", "b1": 0.5, "lr": 2e-3}},
       "total_steps": 2})
-  objective = GAN.from_config_dict(config)
-  assert isinstance(objective, SSGAN) and objective.n_disc == 2
-  objective.build_for_training()
+  objective, _ = build_objective(config)  # the trainer's build: networks, objective, optimizers, state
+  assert isinstance(objective, SSGAN) and objective.n_disc == 2 and objective.rotation_head.built
+  assert float(keras.ops.convert_to_numpy(objective.d_optimizer.learning_rate)) == pytest.approx(2e-3)
   assert np.isfinite(float(objective.train_step({"image": tf.constant(IMAGES)})["rotation_loss_d"]))
   assert int(objective.d_optimizer.iterations.numpy()) == 2
 

@@ -5,28 +5,29 @@ Regularization and Normalization in GANs" (Kurach et al. 2019; google/compare_ga
 grid, all evaluated with the same FID protocol, compared by FID. A study config (e.g.
 model_garden/configs/gan/study_mg_shapes.py) holds a complete base GAN config (`config.base`) and a grid
 (`config.grid`, a cross product) or an explicit list of cells (`config.cells`). Each cell becomes a full GAN
-config: its axes rewrite the base's spec strings through the registry's parser
-(`model_garden.registry.parse_spec`), never by string surgery:
+config, a copy of the base whose fields the axes set (the network, objective and optimizer entries are spec
+mappings, `model_garden/configs/common.py`; a base that gives one as a spec string is rewritten through
+the registry's `update_spec`, never by string surgery):
 
-  loss     -> the objective spec's `loss`            penalty -> `penalty` and `penalty_weight`
-  norm     -> the discriminator spec's `norm`, `spectral_norm`, `weight_norm` (exclusive, as in the study)
-  arch     -> both network specs (`config.architectures[arch]`, or the base's arguments the arch accepts)
-  lr, beta1 -> both optimizers (`lr`, the optimizer spec's `b1`)
-  n_disc   -> the objective's `n_disc` and the input batch (n_disc slices of the per-step batch)
-  seed     -> `config.seed` and the objective's `seed`
+  loss     -> config.objective.loss               penalty -> .penalty and .penalty_weight
+  norm     -> config.networks.discriminator.norm, .spectral_norm, .weight_norm (exclusive, as in the study)
+  arch     -> both networks (`config.architectures[arch]`, or the base's arguments the arch accepts)
+  lr, beta1 -> config.optimizers.generator and .discriminator: `lr`, `b1`
+  n_disc   -> config.objective.n_disc and the input batch (n_disc slices of the per-step batch)
+  seed     -> config.seed and config.objective.seed
 
-Every cell is checked before anything trains (its networks, objective and optimizers are constructed); an
-invalid one (a normalisation its architecture lacks, an unknown loss, ...) stops the study with a message
-naming the cell and the fix.
+Every cell is checked before anything trains (the trainer's config checks; its networks, objective and
+optimizers are constructed as the trainer builds them, without weights); an invalid one (a normalisation its
+architecture lacks, an unknown loss, ...) stops the study with a message naming the cell and the fix.
 
 Usage:
   python tools/gan_study.py --config=model_garden/configs/gan/study_mg_shapes.py:grid=proof,\
 features=workdirs/mg_shapes_cls/model.keras --workdir=workdirs/gan_study [--only=CELL,...] [--dry_run]
   # config overrides as for model_garden.train, e.g. --config.base.input.data_dir=/data/tfds
 
-Each cell trains in DIR/<cell>/ with the GAN trainer (checkpoints, samples/, results.json, model.keras). A
-rerun of the same command skips finished cells (those with results.json) and resumes an interrupted cell
-from its newest checkpoint. With `config.eval_init` the untrained generator of each cell is evaluated first
+Each cell trains in DIR/<cell>/ with `model_garden.training.train` (checkpoints, samples/, results.json,
+model.keras; DIR/<cell>/cell.json holds its axes and full config). A rerun of the same command skips finished
+cells (those with results.json) and resumes an interrupted cell from its newest checkpoint. With `config.eval_init` the untrained generator of each cell is evaluated first
 (DIR/<cell>/init.json: FID at step 0). Writes DIR/results.csv, DIR/results.md (sorted by FID), DIR/fid.png
 (a bar plot; FID at step 0 as thin grey bars) and DIR/study_log.txt, and prints the table.
 """
@@ -51,7 +52,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import ml_collections  # noqa: E402
 
-from model_garden.registry import SpecError, parse_spec, suggestion  # noqa: E402
+from model_garden.registry import (Spec, SpecError, format_spec, parse_spec, spec_call, suggestion,  # noqa: E402
+                                   update_spec)
 
 # Axes in naming and cross-product order; the last four appear in a cell's name only when they vary.
 AXES = ("arch", "loss", "penalty", "norm", "lr", "beta1", "n_disc", "seed")
@@ -82,26 +84,6 @@ class Cell:
 
 
 # -- Specs ------------------------------------------------------------------------------------------------------
-def format_spec(name: str, args: Sequence[Any] = (), kwargs: Optional[Dict[str, Any]] = None) -> str:
-  """The spec string of `name(*args, **kwargs)`; `parse_spec` reads it back to the same parts.
-
-  Values are written with `repr`, which round-trips every literal `parse_spec` accepts.
-  """
-  parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in (kwargs or {}).items()]
-  return f"{name}({', '.join(parts)})"
-
-
-def rewrite_spec(spec: str, name: Optional[str] = None, **changes) -> str:
-  """`spec` with keyword arguments set (a value of `None` removes the keyword) and optionally renamed."""
-  old_name, args, kwargs = parse_spec(spec)
-  for key, value in changes.items():
-    if value is None:
-      kwargs.pop(key, None)
-    else:
-      kwargs[key] = value
-  return format_spec(name or old_name, args, kwargs)
-
-
 def _registries():
   import model_garden  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (registers everything)
   from model_garden.models import MODELS  # pylint: disable=g-import-not-at-top
@@ -116,24 +98,57 @@ def _parameters(registry, name: str) -> Dict[str, Any]:
           if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
-def _arguments(registry, spec: str) -> Dict[str, Any]:
+def _arguments(registry, spec: Spec) -> Dict[str, Any]:
   """The factory's defaults updated with the spec's keywords."""
-  name, _, kwargs = parse_spec(spec)
+  name, _, kwargs = spec_call(spec)
   values = {k: v for k, v in _parameters(registry, name).items() if v is not inspect.Parameter.empty}
   values.update(kwargs)
   return values
 
 
-def arch_of(spec: str) -> str:
-  """"sndcgan" of "sndcgan_discriminator(...)" (the registry's `<arch>_generator/_discriminator` names)."""
-  name = parse_spec(spec)[0]
-  return re.sub(r"_(generator|discriminator)$", "", name)
+def model_spec(entry: Spec) -> Dict[str, Any]:
+  """{"name": ..., **arguments} of a config.networks entry, its trainer keys (init, init_skip, frozen) left out."""
+  from model_garden.training.networks import split_entry  # pylint: disable=g-import-not-at-top
+  return split_entry(entry)[0]
 
 
-def norm_of(discriminator_spec: str) -> str:
-  """The study's normalisation name of a discriminator spec ("spectral_norm", "batch_norm", ...)."""
+def describe(spec: Spec) -> str:
+  """One line for logs and tables: the spec string (the registry's `format_spec`) of a network entry (without
+  its trainer keys), an objective or an optimizer's update rule (without lr, schedule, ...)."""
+  from model_garden.optimizers.make import KEYS  # pylint: disable=g-import-not-at-top
+  from model_garden.optimizers.registry import OPTIMIZERS  # pylint: disable=g-import-not-at-top
+  from model_garden.training.networks import network_spec  # pylint: disable=g-import-not-at-top
+  name, args, kwargs = spec_call(spec)
+  if name in _registries()[0]:
+    return network_spec(spec)
+  if name in OPTIMIZERS and "lr" in kwargs:  # an optimizer block: its update rule
+    kwargs = {k: v for k, v in kwargs.items() if k not in KEYS}
+  return format_spec(name, args, kwargs)
+
+
+def set_arguments(spec: Spec, **changes) -> Spec:
+  """`spec` with keyword arguments set: the fields of a mapping (in place; a ConfigDict keeps its field types
+  where the value fits them), a spec string through the registry's `update_spec`."""
+  if isinstance(spec, str):
+    return update_spec(spec, **changes)
+  for key, value in changes.items():
+    try:
+      spec[key] = value
+    except TypeError:  # a ConfigDict field of another type (e.g. an int penalty_weight set to 10.0)
+      del spec[key]
+      spec[key] = value
+  return spec
+
+
+def arch_of(entry: Spec) -> str:
+  """"sndcgan" of a "sndcgan_discriminator" network (the registry's `<arch>_generator/_discriminator` names)."""
+  return re.sub(r"_(generator|discriminator)$", "", model_spec(entry)["name"])
+
+
+def norm_of(discriminator: Spec) -> str:
+  """The study's normalisation name of a discriminator network ("spectral_norm", "batch_norm", ...)."""
   models, _ = _registries()
-  values = _arguments(models, discriminator_spec)
+  values = _arguments(models, model_spec(discriminator))
   kinds = []
   if values.get("norm") not in (None, "none"):
     kinds.append(values["norm"])
@@ -166,14 +181,14 @@ def norm_arguments(norm: str, discriminator: str) -> Dict[str, Any]:
   return changes
 
 
-def supported_norms(discriminator_spec: str) -> List[str]:
-  """The study normalisations the discriminator of `discriminator_spec` can be built with."""
+def supported_norms(discriminator: Spec) -> List[str]:
+  """The study normalisations the discriminator network `discriminator` can be built with."""
   models, _ = _registries()
-  name = parse_spec(discriminator_spec)[0]
+  spec = model_spec(discriminator)
   supported = []
   for norm in NORMS:
     try:
-      models.get(rewrite_spec(discriminator_spec, **norm_arguments(norm, name)))
+      models.get(update_spec(spec, **norm_arguments(norm, spec["name"])))
     except (StudyError, SpecError, ValueError, TypeError):
       continue
     supported.append(norm)
@@ -200,13 +215,13 @@ def base_axes(base: ml_collections.ConfigDict) -> Dict[str, Any]:
   """The axis values of the base config itself (what an axis left out of the grid keeps)."""
   _, objectives = _registries()
   objective = _arguments(objectives, base.objective)
-  optimizer, _, optimizer_kwargs = parse_spec(base.optimizers["d"]["name"])
+  optimizer, _, optimizer_kwargs = spec_call(base.optimizers["discriminator"])
   beta1 = optimizer_kwargs.get("b1", _parameters_or_empty(optimizer).get("b1"))
-  return {"arch": arch_of(base.models["discriminator"]), "loss": objective.get("loss"),
+  return {"arch": arch_of(base.networks["discriminator"]), "loss": objective.get("loss"),
           "penalty": objective.get("penalty", "none"),
           "penalty_weight": float(objective.get("penalty_weight", 1.0)),
-          "norm": norm_of(base.models["discriminator"]), "lr": base.optimizers["d"]["lr"],
-          "beta1": beta1, "n_disc": int(objective.get("n_disc", 1)), "seed": int(base.seed)}
+          "norm": norm_of(base.networks["discriminator"]), "lr": optimizer_kwargs["lr"],
+          "beta1": beta1, "n_disc": int(objective.get("n_disc", 1)), "seed": int(base.get("seed", 0))}
 
 
 def _parameters_or_empty(optimizer_name: str) -> Dict[str, Any]:
@@ -233,69 +248,69 @@ def cell_name(axes: Dict[str, Any], optional: Sequence[str] = ()) -> str:
   return re.sub(r"[^A-Za-z0-9._-]", "_", "-".join(str(p) for p in parts))
 
 
-def _arch_specs(study: ml_collections.ConfigDict, arch: str) -> Tuple[str, str]:
-  """(generator spec, discriminator spec) of `arch`, before the cell's normalisation is applied."""
+def _arch_networks(study: ml_collections.ConfigDict, arch: str) -> Tuple[Spec, Spec]:
+  """Copies of the (generator, discriminator) networks of `arch`, before the cell's normalisation is applied."""
+  from model_garden.configs import common as config_common  # pylint: disable=g-import-not-at-top
   models, _ = _registries()
   base = study.base
-  if arch == arch_of(base.models["discriminator"]):
-    return base.models["generator"], base.models["discriminator"]
+  if arch == arch_of(base.networks["discriminator"]):
+    return copy.deepcopy(base.networks["generator"]), copy.deepcopy(base.networks["discriminator"])
   known = study.get("architectures") or {}
   if arch in known:
-    return known[arch]["generator"], known[arch]["discriminator"]
-  specs = []
+    return copy.deepcopy(known[arch]["generator"]), copy.deepcopy(known[arch]["discriminator"])
+  networks = []
   for role in ("generator", "discriminator"):
     new_name = f"{arch}_{role}"
     if new_name not in models:
-      archs = sorted({arch_of(n) for n in models.names() if n.endswith(("_generator", "_discriminator"))})
+      archs = sorted({re.sub(r"_(generator|discriminator)$", "", n) for n in models.names()
+                      if n.endswith(("_generator", "_discriminator"))})
       raise StudyError(f"Unknown GAN architecture {arch!r}: no {new_name!r} is registered. "
                        f"{suggestion(arch, archs)}")
     accepted = _parameters(models, new_name)
     # Widths mean different things per architecture; every other shared argument carries over.
-    _, args, kwargs = parse_spec(base.models[role])
-    kept = {k: v for k, v in kwargs.items() if k in accepted and k != "ch"}
-    specs.append(format_spec(new_name, args, kept))
-  return specs[0], specs[1]
+    kept = {k: v for k, v in model_spec(base.networks[role]).items() if k in accepted and k != "ch"}
+    networks.append(config_common.network(new_name, **kept))
+  return networks[0], networks[1]
 
 
 def cell_config(study: ml_collections.ConfigDict, axes: Dict[str, Any]) -> ml_collections.ConfigDict:
-  """The complete GAN config of the cell with axis values `axes` (all of AXES plus penalty_weight)."""
-  _, objectives = _registries()
+  """The complete GAN config of the cell with axis values `axes` (all of AXES plus penalty_weight): a copy of
+  the base whose network, objective and optimizer fields the axes set."""
   config = copy.deepcopy(study.base)
-  generator, discriminator = _arch_specs(study, axes["arch"])
-  d_name = parse_spec(discriminator)[0]
-  config.models["generator"] = generator
-  config.models["discriminator"] = rewrite_spec(discriminator, **norm_arguments(axes["norm"], d_name))
-  base_objective = _arguments(objectives, study.base.objective)
+  config.unlock()
+  generator, discriminator = _arch_networks(study, axes["arch"])
+  config.networks["generator"] = generator
+  config.networks["discriminator"] = set_arguments(
+      discriminator, **norm_arguments(axes["norm"], model_spec(discriminator)["name"]))
   changes = {"loss": axes["loss"], "penalty": axes["penalty"], "penalty_weight": float(axes["penalty_weight"]),
              "n_disc": int(axes["n_disc"])}
-  if int(axes["seed"]) != int(study.base.seed):  # a seed axis: the objective's draws change with it too
+  if int(axes["seed"]) != int(study.base.get("seed", 0)):  # a seed axis: the objective's draws change with it
     changes["seed"] = int(axes["seed"])
-  config.objective = rewrite_spec(study.base.objective, **changes)
-  base_n_disc = int(base_objective.get("n_disc", 1))
+  config.objective = set_arguments(config.objective, **changes)
+  base_n_disc = int(_arguments(_registries()[1], study.base.objective).get("n_disc", 1))
   if study.base.input.batch_size % base_n_disc:
     raise StudyError(f"config.base.input.batch_size ({study.base.input.batch_size}) is not a multiple of the "
                      f"base objective's n_disc ({base_n_disc}).")
   config.input.batch_size = study.base.input.batch_size // base_n_disc * int(axes["n_disc"])
   config.seed = int(axes["seed"])
-  for key in ("d", "g"):
-    config.optimizers[key]["lr"] = float(axes["lr"])
+  for network in ("generator", "discriminator"):
+    changes = {"lr": float(axes["lr"])}
     if axes.get("beta1") is not None:
-      config.optimizers[key]["name"] = rewrite_spec(config.optimizers[key]["name"], b1=float(axes["beta1"]))
+      changes["b1"] = float(axes["beta1"])
+    config.optimizers[network] = set_arguments(config.optimizers[network], **changes)
   return config
 
 
 def check_cell(cell: Cell) -> None:
-  """Constructs the cell's networks, objective and optimizers (unbuilt, cheap); raises on any bad value."""
-  from model_garden import optimizers  # pylint: disable=g-import-not-at-top
-  models, objectives = _registries()
+  """Checks the cell's config as the trainer would (`training.check_config`), then constructs its networks
+  (unbuilt, cheap), its objective (`objectives.build`) and optimizers (`make_optimizers`); raises on any bad
+  value."""
+  from model_garden import models, objectives  # pylint: disable=g-import-not-at-top
+  from model_garden.training import trainer  # pylint: disable=g-import-not-at-top
   config = cell.config
-  generator = models.get(config.models["generator"])
-  discriminator = models.get(config.models["discriminator"])
-  objectives.get(config.objective, generator=generator, discriminator=discriminator)
-  for key in ("d", "g"):
-    optimizers.make(config.optimizers[key], total_steps=config.total_steps)
-  if config.total_steps % config.log_steps:
-    raise ValueError(f"total_steps ({config.total_steps}) must be a multiple of log_steps ({config.log_steps}).")
+  trainer.check_config(config)
+  networks = {name: models.get(model_spec(entry), build=False) for name, entry in config.networks.items()}
+  trainer.make_optimizers(config, objectives.build(config.objective, networks), frozen_networks=())
 
 
 def _axis_values(grid) -> Dict[str, List[Any]]:
@@ -313,8 +328,9 @@ def _axis_values(grid) -> Dict[str, List[Any]]:
 def expand(study: ml_collections.ConfigDict, log: Callable[[str], None] = print) -> List[Cell]:
   """The study's cells, each checked; raises StudyError listing every invalid cell before anything trains."""
   from model_garden.models import MODELS  # pylint: disable=g-import-not-at-top
-  if not study.get("base") or not study.base.get("models"):
-    raise StudyError("A study config needs config.base, a complete GAN config (with config.base.models).")
+  if not study.get("base") or not study.base.get("networks"):
+    raise StudyError("A study config needs config.base, a complete GAN config (with config.base.networks."
+                     "generator and .discriminator; see model_garden/configs/gan/common.py).")
   base = base_axes(study.base)
   explicit = list(study.get("cells") or [])
   if explicit:
@@ -341,8 +357,8 @@ def expand(study: ml_collections.ConfigDict, log: Callable[[str], None] = print)
         axes["penalty"], axes["penalty_weight"] = parse_penalty(entry["penalty"], base["penalty_weight"])
       name = name or cell_name(axes, sorted(optional))
       label = name
-      generator, discriminator = _arch_specs(study, axes["arch"])
-      d_name = parse_spec(discriminator)[0]
+      _, discriminator = _arch_networks(study, axes["arch"])
+      d_name = model_spec(discriminator)["name"]
       if d_name not in MODELS:
         raise StudyError(f"discriminator {d_name!r} is not registered.")
       try:
@@ -406,18 +422,18 @@ def _gan_eval_name(config) -> Optional[str]:
 
 
 def evaluate_init(config: ml_collections.ConfigDict) -> Dict[str, float]:
-  """The config's evaluators on its untrained sampling generator (the same init as the trainer's run)."""
+  """The config's evaluators (but the sample grids) on its untrained sampling generator: built by
+  `training.build_objective` after the precision and seed `training.train` sets, so the weights it starts from."""
   import keras  # pylint: disable=g-import-not-at-top
-  from model_garden.training import gan_trainer  # pylint: disable=g-import-not-at-top
-  from model_garden.training import trainer as base_trainer  # pylint: disable=g-import-not-at-top
-  base_trainer._set_precision(config.get("precision", "float32"))  # pylint: disable=protected-access
-  keras.utils.set_random_seed(config.seed)  # as train_gan does before building the networks
-  objective = gan_trainer.build_gan(config)
+  from model_garden import evaluation, training  # pylint: disable=g-import-not-at-top
+  keras.mixed_precision.set_global_policy(config.get("precision", "float32"))
+  keras.utils.set_random_seed(config.get("seed", 0))
+  objective, _ = training.build_objective(config)
+  network = objective.evaluated_network()
+  evals = {name: ev for name, ev in (config.get("evals") or {}).items() if ev.get("type") != "gan_samples"}
   results = {"step": 0}
-  generator = objective.sampling_generator()
-  for name, evaluator in base_trainer.build_evaluators(config).items():
-    for metric, value in evaluator.run(generator).items():
-      results[f"{name}/{metric}"] = value
+  for scheduled in evaluation.build_evaluators(evals, data_dir=config.input.get("data_dir")):
+    results.update(evaluation.run_evaluator(scheduled, network, step=0))
   return results
 
 
@@ -451,8 +467,9 @@ def run_cell(cell: Cell, workdir: str, eval_init: bool, log: Callable[[str], Non
     return "skipped"
   os.makedirs(cell_dir, exist_ok=True)
   _write_json(os.path.join(cell_dir, "cell.json"), {
-      "name": cell.name, "axes": cell.axes, "generator": cell.config.models["generator"],
-      "discriminator": cell.config.models["discriminator"], "objective": cell.config.objective})
+      "name": cell.name, "axes": cell.axes, "generator": describe(cell.config.networks["generator"]),
+      "discriminator": describe(cell.config.networks["discriminator"]), "objective": describe(cell.config.objective),
+      "config": json.loads(cell.config.to_json_best_effort())})
   init_path = os.path.join(cell_dir, "init.json")
   if eval_init and not os.path.exists(init_path) and _gan_eval_name(cell.config):
     started = time.time()
@@ -497,8 +514,9 @@ def collect_rows(cells: List[Cell], workdir: str) -> List[Dict[str, Any]]:
            "kid_init": metric(init, "kid"), "is_init": metric(init, "is"),
            "d_loss": results.get("train/d_loss"), "g_loss": results.get("train/g_loss"),
            "steps": results.get("step"), "seconds": study.get("seconds", results.get("train_seconds")),
-           "resumed": study.get("resumed"), "generator": cell.config.models["generator"],
-           "discriminator": cell.config.models["discriminator"], "objective": cell.config.objective}
+           "resumed": study.get("resumed"), "generator": describe(cell.config.networks["generator"]),
+           "discriminator": describe(cell.config.networks["discriminator"]),
+           "objective": describe(cell.config.objective)}
     rows.append(row)
   rows.sort(key=lambda r: (r["fid"] is None or not math.isfinite(r["fid"]), r["fid"] or 0.0))
   return rows
@@ -602,9 +620,11 @@ def run_study(study: ml_collections.ConfigDict, workdir: str, only: Optional[Seq
   if dry_run:
     echo(f"{len(cells)} cells ({len(chosen)} selected); nothing trained (--dry_run):")
     for cell in chosen:
-      echo(f"  {cell.name}\n    generator: {cell.config.models['generator']}\n"
-           f"    discriminator: {cell.config.models['discriminator']}\n    objective: {cell.config.objective}\n"
-           f"    lr: {cell.config.optimizers['d']['lr']}, optimizer: {cell.config.optimizers['d']['name']}, "
+      optimizer = cell.config.optimizers["discriminator"]
+      echo(f"  {cell.name}\n    generator: {describe(cell.config.networks['generator'])}\n"
+           f"    discriminator: {describe(cell.config.networks['discriminator'])}\n"
+           f"    objective: {describe(cell.config.objective)}\n"
+           f"    lr: {optimizer['lr']}, optimizer: {describe(optimizer)}, "
            f"batch: {cell.config.input.batch_size}, seed: {cell.config.seed}")
     return []
   log(f"study of {len(cells)} cells, running {len(chosen)}: {', '.join(c.name for c in chosen)}")

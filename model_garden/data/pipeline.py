@@ -15,6 +15,7 @@ import tensorflow_datasets as tfds
 
 from model_garden.data.preprocess import RNG_KEY, get_preprocess_fn, split_pp
 from model_garden.data.sources import lookup_source
+from model_garden.registry import Spec
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -68,7 +69,7 @@ def _is_prepared(builder) -> bool:
     return os.path.exists(os.path.join(builder.data_dir, "dataset_info.json"))
 
 
-def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_dir: Optional[str] = None,
+def get_dataset(name: Spec, split: str, *, batch_size: int, pp: str = "", data_dir: Optional[str] = None,
                 train: bool = True, seed: int = 0, shuffle_buffer: int = 10_000, skip_examples: int = 0,
                 cache: bool = False, on_corrupt: str = "error", download: bool = True,
                 drop_remainder: Optional[bool] = None, num_parallel_calls=tf.data.AUTOTUNE) -> tf.data.Dataset:
@@ -76,7 +77,8 @@ def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_di
 
   Args:
     name: tfds name, with config, e.g. "mg_shapes/px32" or "cifar10", or a registered dataset spec
-      such as "image_folder(root='/data/pets')" (see `DATASETS`).
+      such as "image_folder(root='/data/pets')" or `dict(name="image_folder", root="/data/pets")` (see
+      `DATASETS`).
     split: tfds split string, e.g. "train[:90%]".
     batch_size: the global batch size (tf.distribute splits it across replicas).
     pp: preprocessing string, e.g. "decode|flip_lr|value_range(-1, 1)|onehot(8)|keep('image', 'labels')".

@@ -238,7 +238,8 @@ def semi_supervised(*, dataset: str, fraction: Optional[float] = None, count_per
 def read_pseudo_labels(path: str) -> Dict[str, int]:
   """The {tfds_id: label} map of a pseudo-label file."""
   if not os.path.exists(path):
-    raise FileNotFoundError(f"Pseudo-label file {path} does not exist; write it with "
+    raise FileNotFoundError(f"Pseudo-label file {path} does not exist; write it with tools/gan_labels.py "
+                            "(GAN labels from self-supervised features) or "
                             "model_garden.data.semi_supervised.write_pseudo_labels (tools/moam.py does).")
   with open(path) as f:
     content = json.load(f)

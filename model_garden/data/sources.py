@@ -13,7 +13,7 @@ from typing import List
 
 import tensorflow as tf
 
-from model_garden.registry import Registry, parse_spec
+from model_garden.registry import Registry, Spec, parse_spec, spec_call
 
 DATASETS = Registry("dataset")
 register = DATASETS.register
@@ -21,8 +21,16 @@ register = DATASETS.register
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 
-def lookup_source(name: str):
-  """The registered source for a spec like "image_folder(root='...')", or None for a tfds name."""
+def lookup_source(name: Spec):
+  """The registered source for a spec like "image_folder(root='...')", or None for a tfds name.
+
+  A mapping spec (`dict(name="semi_supervised", dataset="mg_shapes/px32", fraction=0.1)`, e.g. a config's
+  `input.data.name`, whose fields then override from the command line) must name a registered source.
+  """
+  if not isinstance(name, str):
+    spec_name, _, _ = spec_call(name)
+    DATASETS.lookup(spec_name)  # SpecError with close matches: a mapping is never a tfds name
+    return DATASETS.get(name)
   try:
     spec_name, _, _ = parse_spec(name)
   except Exception:  # pylint: disable=broad-except  (tfds names such as "cifar10:3.*.*" are no specs)

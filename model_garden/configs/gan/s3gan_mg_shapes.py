@@ -69,32 +69,61 @@ labels matches fully supervised BigGAN and beats it with 20%; the TF-Hub S3GAN m
 8.4 / 7.6 / 6.9 with 2.5 / 5 / 10 / 20% labels (gans.md section 4). FID on mg_shapes: `features=PATH.keras`
 (a shapes classifier, see sndcgan_mg_shapes.py).
 Arguments: variant, fraction, labels, num_classes, num_clusters, dataset, data_dir, runlocal, steps, batch
-(per D step), n_disc, features, eval_samples.
+(per D step), n_disc, features, eval_samples. Every field overrides from the command line, e.g.
+`--config.networks.generator.ch=128`, `--config.objective.weight_class_loss=0.5` or
+`--config.optimizers.generator.lr=2e-4` (the semi-supervised variants' data source is the spec mapping
+`config.input.data.name`; change `fraction` and `labels` through the arguments, which keep the labelled stream
+and the label file consistent).
 """
 
-import ml_collections
-
+from model_garden.configs import common
 from model_garden.configs.config_args import parse_arg
+from model_garden.configs.gan import common as gan_common
 
 VARIANTS = ("fully_supervised", "single_label", "random_label", "clustering", "clustering_ss", "s2gan",
             "s3gan", "s2gan_co", "s3gan_co", "ssgan")
 _NEEDS_LABELS = {"clustering": "cluster", "clustering_ss": "cluster", "s2gan": "s2gan", "s3gan": "s2gan"}
 _SMOKE_LABELS = {"cluster": "/tmp/s3gan_smoke/cluster.json", "s2gan": "/tmp/s3gan_smoke/s2gan.json"}
-_ROTATION = "rotated_batch_fraction=0.5, weight_rotation_loss_d=1.0, weight_rotation_loss_g=0.2"
-_PREDICTOR = "use_soft_pred=False, weight_class_loss=1.0"
+_ROTATION = dict(rotated_batch_fraction=0.5, weight_rotation_loss_d=1.0, weight_rotation_loss_g=0.2)
+_PREDICTOR = dict(use_soft_pred=False, weight_class_loss=1.0)
 
 
-def _objective(variant: str, n_disc: int) -> str:
-  common = f"loss='hinge', n_disc={n_disc}"
+def _objective(variant: str, n_disc: int):
+  """`config.objective` of `variant`: BigGAN's hinge loss and n_disc D steps, plus its S3GAN arguments."""
   if variant == "ssgan":
-    return f"ssgan({common}, self_supervision='rotation_gan', {_ROTATION})"
+    return common.objective("ssgan", loss="hinge", n_disc=n_disc, self_supervision="rotation_gan", **_ROTATION)
   if variant in ("clustering_ss", "s3gan"):
-    return f"s3gan({common}, use_predictor=False, self_supervision='rotation', {_ROTATION})"
+    return common.objective("s3gan", loss="hinge", n_disc=n_disc, use_predictor=False, self_supervision="rotation",
+                            **_ROTATION)
   if variant == "s2gan_co":
-    return f"s3gan({common}, use_predictor=True, self_supervision='none', {_PREDICTOR})"
+    return common.objective("s3gan", loss="hinge", n_disc=n_disc, use_predictor=True, self_supervision="none",
+                            **_PREDICTOR)
   if variant == "s3gan_co":
-    return f"s3gan({common}, use_predictor=True, self_supervision='rotation', {_PREDICTOR}, {_ROTATION})"
-  return f"gan({common})"
+    return common.objective("s3gan", loss="hinge", n_disc=n_disc, use_predictor=True, self_supervision="rotation",
+                            **_PREDICTOR, **_ROTATION)
+  return common.objective("gan", loss="hinge", n_disc=n_disc)
+
+
+def _input(variant: str, arg, labels: str):
+  """`config.input`: the variant's label source (a pp op or a `semi_supervised` dataset spec)."""
+  label_op = {"single_label": "single_label()|", "random_label": f"random_label({arg.num_classes})|",
+              "clustering": f"file_label({labels!r})|", "clustering_ss": f"file_label({labels!r})|"}.get(variant, "")
+  keep = "keep('image')" if variant == "ssgan" else "keep('image', 'label')"
+  block = gan_common.input_config(arg.dataset, batch=arg.batch, n_disc=arg.n_disc,
+                                  pp=f"decode|value_range(-1, 1)|{label_op}{keep}", data_dir=arg.data_dir or None)
+  if variant in ("s2gan", "s3gan", "s2gan_co", "s3gan_co"):
+    source = dict(name="semi_supervised", dataset=arg.dataset, fraction=arg.fraction)
+    if variant in ("s2gan", "s3gan"):
+      source.update(pseudo_labels=labels)
+    else:
+      source.update(unlabelled_per_labelled=max(0, round(1.0 / arg.fraction) - 1))
+    if arg.data_dir:
+      source.update(data_dir=arg.data_dir)
+    block.data = dict(name=source, split="train")  # a spec mapping: --config.input.data.name.fraction=0.2
+    # The source shuffles and repeats each stream itself; no shuffle here keeps the labelled share per batch.
+    block.shuffle_buffer = 1
+    block.cache = False
+  return block
 
 
 def get_config(arg=None):
@@ -118,85 +147,25 @@ def get_config(arg=None):
                        f"tools/gan_labels.py {method} --features=SSL.keras --dataset={arg.dataset} "
                        f"--output=FILE (see this config's docstring).")
     labels = _SMOKE_LABELS[kind]
-  data_dir = arg.data_dir or None
   classes = {"single_label": 1, "clustering": arg.num_clusters, "clustering_ss": arg.num_clusters,
              "ssgan": 0}.get(variant, arg.num_classes)
 
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.deterministic = False
-  config.precision = "float32"
+  config = common.base_config(total_steps=arg.steps, log_steps=500, checkpoint_steps=2000, keep_checkpoints=2)
   config.variant = variant
-
-  config.input = ml_collections.ConfigDict()
-  config.input.data = dict(name=arg.dataset, split="train")
-  config.input.data_dir = data_dir
-  config.input.batch_size = arg.batch * arg.n_disc  # n_disc slices of `batch`, one per D step
-  config.input.shuffle_buffer = 10_000
-  config.input.cache = True
-  config.input.on_corrupt = "error"
-  label_op = {"single_label": "single_label()|", "random_label": f"random_label({arg.num_classes})|",
-              "clustering": f"file_label({labels!r})|", "clustering_ss": f"file_label({labels!r})|"}.get(variant, "")
-  keep = "keep('image')" if variant == "ssgan" else "keep('image', 'label')"
-  config.input.pp = f"decode|value_range(-1, 1)|{label_op}{keep}"
-  if variant in ("s2gan", "s3gan", "s2gan_co", "s3gan_co"):
-    source = f"dataset={arg.dataset!r}, fraction={arg.fraction}"
-    if variant in ("s2gan", "s3gan"):
-      source += f", pseudo_labels={labels!r}"
-    else:
-      source += f", unlabelled_per_labelled={max(0, round(1.0 / arg.fraction) - 1)}"
-    if data_dir:
-      source += f", data_dir={data_dir!r}"
-    config.input.data = dict(name=f"semi_supervised({source})", split="train")
-    # The source shuffles and repeats each stream itself; no shuffle here keeps the labelled share per batch.
-    config.input.shuffle_buffer = 1
-    config.input.cache = False
-
-  config.models = ml_collections.ConfigDict()
-  config.models.generator = _generator(classes, z_dim=128, ch=256)
-  config.models.discriminator = _discriminator(classes, ch=128)
+  config.input = _input(variant, arg, labels)
+  # SNGAN's 32 px ResNet pair (G 256, D 128 channels), both spectrally normalised; conditional BN in G and a
+  # projection D for the label_classes, none for the unconditional ssgan.
+  config.networks.generator = common.network(
+      "resnet_cifar_generator", z_dim=128, ch=256, label_classes=classes,
+      norm="conditional_batch_norm" if classes else "batch_norm", spectral_norm=True, z_distribution="normal")
+  config.networks.discriminator = common.network("resnet_cifar_discriminator", ch=128, label_classes=classes,
+                                                 spectral_norm=True)
   config.objective = _objective(variant, arg.n_disc)
-
-  config.optimizers = ml_collections.ConfigDict()
-  config.optimizers.d = dict(name="adam(b1=0.0, b2=0.999, eps=1e-8)", lr=5e-4, schedule="constant")
-  config.optimizers.g = dict(name="adam(b1=0.0, b2=0.999, eps=1e-8)", lr=1e-4, schedule="constant")
-
-  config.total_steps = arg.steps  # generator steps
-  config.log_steps = 500
-  config.checkpoint_steps = 2000
-  config.keep_checkpoints = 2
-  config.samples = dict(every_steps=2000, num_samples=64)
-  config.standing_stats_samples = 0
-
-  config.evals = ml_collections.ConfigDict()
-  config.eval_steps = 0
+  config.optimizers = gan_common.adam_optimizers(generator_lr=1e-4, discriminator_lr=5e-4, b1=0.0)
+  config.evals.samples = gan_common.samples_eval()
   if arg.features:
-    config.evals.fid = dict(type="gan_metrics", data=dict(name=arg.dataset, split="test"),
-                            pp="decode|value_range(-1, 1)|keep('image')", features=arg.features,
-                            num_samples=arg.eval_samples, batch_size=250, is_splits=10)
+    config.evals.fid = gan_common.fid_eval(arg.dataset, features=arg.features, num_samples=arg.eval_samples)
 
   if arg.runlocal:
-    config.input.batch_size = 8 * arg.n_disc
-    if config.input.shuffle_buffer > 1:
-      config.input.shuffle_buffer = 64
-    config.models.generator = _generator(classes, z_dim=16, ch=8)
-    config.models.discriminator = _discriminator(classes, ch=8)
-    config.total_steps = 10
-    config.log_steps = 5
-    config.checkpoint_steps = 10
-    config.samples = dict(every_steps=10, num_samples=16)
-    for ev in config.evals.values():
-      ev.data["split"] = "test[:64]"
-      ev.num_samples = 64
-      ev.kid_subset_size = 32
+    gan_common.runlocal(config, n_disc=arg.n_disc)
   return config
-
-
-def _generator(classes: int, z_dim: int, ch: int) -> str:
-  norm = "conditional_batch_norm" if classes else "batch_norm"
-  return (f"resnet_cifar_generator(z_dim={z_dim}, ch={ch}, label_classes={classes}, norm='{norm}', "
-          "spectral_norm=True, z_distribution='normal')")
-
-
-def _discriminator(classes: int, ch: int) -> str:
-  return f"resnet_cifar_discriminator(ch={ch}, label_classes={classes}, spectral_norm=True)"

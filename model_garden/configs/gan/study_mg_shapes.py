@@ -20,7 +20,8 @@ Smoke test (two tiny cells of 2 generator steps; needs a classifier for FID, or 
       --workdir=/tmp/gan_study_smoke
 
 Keys read by tools/gan_study.py:
-  config.base: a complete GAN config (config.models / .objective / .optimizers, see gan_trainer).
+  config.base: a complete GAN config (config.networks.generator / .discriminator, config.objective,
+    config.optimizers.generator / .discriminator, config.evals; see model_garden/configs/gan/common.py).
   config.grid: {axis: [values]} expanded as a cross product. Axes: loss ("non_saturating", "wasserstein",
     "least_squares", "hinge"); penalty (a spec: "none", "wgan_gp", "wgan_gp(weight=10.0)", "dragan(1.0)",
     "l2(weight=0.01)"; without a weight the base objective's penalty_weight); norm, the discriminator's
@@ -29,10 +30,14 @@ Keys read by tools/gan_study.py:
     An axis left out keeps the base config's value.
   config.cells: an explicit list of cells (dicts of the same axes, optionally "name") used instead of
     config.grid when not empty.
-  config.architectures: {arch: {"generator": spec, "discriminator": spec}}: the base specs of an arch other
-    than the base config's (a missing arch is derived from the base specs: same arguments where accepted).
+  config.architectures: {arch: {"generator": network, "discriminator": network}} (common.network entries):
+    the base networks of an arch other than the base config's (a missing arch is derived from the base
+    networks: the same arguments where the arch's factories accept them, widths left at their defaults).
   config.skip_unsupported: drop cross-product cells whose arch lacks the normalisation (else: an error).
   config.eval_init: evaluate each cell's untrained generator first (FID at step 0, `init.json`).
+Every field overrides from the command line, e.g. `--config.base.optimizers.discriminator.lr=4e-4` or
+`--config.base.input.data_dir=/data/tfds`. `python -m model_garden.train` refuses this config (it is a
+grid, not one job) and names tools/gan_study.py.
 
 Arguments: runlocal, grid (proof, single, losses, penalties, norms, study), steps, batch, ch, lr (both
 optimizers), features, eval_samples, eval_init.
@@ -45,8 +50,9 @@ import math
 
 import ml_collections
 
+from model_garden.configs import common
 from model_garden.configs.config_args import parse_arg
-from model_garden.configs.gan import sndcgan_mg_shapes
+from model_garden.configs.gan import common as gan_common
 
 LOSSES = ("non_saturating", "wasserstein", "least_squares", "hinge")
 
@@ -75,45 +81,32 @@ def get_config(arg=None):
                   eval_samples=2000, eval_init=True)
   if arg.grid not in GRIDS:
     raise ValueError(f"Unknown grid {arg.grid!r}; known: {', '.join(GRIDS)}.")
-  base_arg = f"steps={arg.steps},batch={arg.batch},eval_samples={arg.eval_samples}"
-  if arg.features:
-    base_arg += f",features={arg.features}"
-  if arg.runlocal:
-    base_arg += ",runlocal"
-  base = sndcgan_mg_shapes.get_config(base_arg)
   # Half the reference widths (ch=64) by default: CPU-sized cells; the study's networks are ch=64.
-  base.models.generator = f"sndcgan_generator(image_size=32, z_dim=128, ch={arg.ch}, norm='batch_norm')"
-  base.models.discriminator = f"sndcgan_discriminator(image_size=32, ch={arg.ch}, spectral_norm=True)"
-  for key in ("d", "g"):
-    base.optimizers[key].lr = arg.lr
+  base = gan_common.sndcgan_config(steps=arg.steps, batch=arg.batch, n_disc=1, ch=arg.ch, lr=arg.lr,
+                                   features=arg.features, eval_samples=arg.eval_samples)
   base.log_steps = math.gcd(arg.steps, 100)  # total_steps must be a multiple of it
   base.checkpoint_steps = base.log_steps * max(1, arg.steps // base.log_steps // 3)
-  base.samples = dict(every_steps=arg.steps, num_samples=64)
-  if not arg.runlocal:
-    for ev in base.evals.values():
+  base.evals.samples.every_steps = arg.steps
+  for ev in base.evals.values():
+    if ev.type == "gan_metrics":
       ev.kid_subset_size = min(1000, arg.eval_samples // 2)
 
   config = ml_collections.ConfigDict()
   config.base = base
   config.grid = ml_collections.ConfigDict({k: tuple(v) for k, v in GRIDS[arg.grid].items()})
   config.cells = []
-  config.architectures = ml_collections.ConfigDict()
   # The ResNet-CIFAR networks at their own widths (SNGAN's: G 256, D 128), halved like the SNDCGAN ones.
+  config.architectures = ml_collections.ConfigDict()
   config.architectures.resnet_cifar = dict(
-      generator=f"resnet_cifar_generator(z_dim=128, ch={4 * arg.ch}, norm='batch_norm')",
-      discriminator=f"resnet_cifar_discriminator(ch={2 * arg.ch}, spectral_norm=True)")
+      generator=common.network("resnet_cifar_generator", z_dim=128, ch=4 * arg.ch, norm="batch_norm"),
+      discriminator=common.network("resnet_cifar_discriminator", ch=2 * arg.ch, spectral_norm=True))
   config.skip_unsupported = arg.grid == "study"
   config.eval_init = bool(arg.eval_init)
 
   if arg.runlocal:
-    base.models.generator = "sndcgan_generator(image_size=32, z_dim=16, ch=8)"
-    base.models.discriminator = "sndcgan_discriminator(image_size=32, ch=8, spectral_norm=True)"
-    base.total_steps = 2
-    base.log_steps = 1
-    base.checkpoint_steps = 2
-    base.samples = dict(every_steps=2, num_samples=16)
-    config.architectures.resnet_cifar = dict(generator="resnet_cifar_generator(z_dim=16, ch=8)",
-                                             discriminator="resnet_cifar_discriminator(ch=8)")
+    gan_common.runlocal(base, n_disc=1, total_steps=2, log_steps=1)
+    config.architectures.resnet_cifar.generator.update(z_dim=16, ch=8)
+    config.architectures.resnet_cifar.discriminator.ch = 8
     if arg.grid == "proof":
       config.grid = ml_collections.ConfigDict(dict(loss=("non_saturating", "hinge"), norm=("spectral_norm",)))
   return config
