@@ -8,10 +8,13 @@ whose 4-way head predicts the rotation; every image of the batch fed at 0/90/180
 coupled L2 1e-4 on every kernel (the original's l2_regularizer), no decoupled decay.
 Not reproduced: slim's Inception colour distortion (model_garden pp has no colour-jitter op).
 
-Expected: ImageNet linear evaluation 55.4% top-1 / 77.9% top-5 (paper, pre_logits of RevNet-50 x4), from
-`python tools/linear_probe.py --model=workdirs/rotation/model.keras --dataset=imagenet2012 ...` on all of
-train. The run's own `linear` evaluator is a cheap monitor (logistic regression on pre_logits of the 50,046
-held-out train images, tested on ImageNet validation; see `configs/ssl/common.py linear_eval`).
+Expected: ImageNet linear evaluation 55.4% top-1 / 77.9% top-5 (paper, pre_logits of RevNet-50 x4), with
+heads trained on all of train:
+  python tools/linear_probe.py --model=workdirs/rotation/model.keras --dataset=imagenet2012 \
+      --endpoints=pre_logits --train_split='train[:1231121]' --val_split='train[1231121:]' --test_split=validation \
+      --pp="decode|resize_small(256)|central_crop(224)|value_range(-1, 1)|keep('image', 'label')"
+The run's own `linear` evaluator is a cheap monitor (logistic regression on pre_logits of the 50,046 held-out
+train images, tested on ImageNet validation; see `configs/ssl/common.py linear_eval`).
 
 Command:
   python -m model_garden.train --config=model_garden/configs/ssl/rotation.py --workdir=workdirs/rotation
