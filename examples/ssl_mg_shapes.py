@@ -1,6 +1,6 @@
 r"""Offline proof of the self-supervision and S4L papers on mg_shapes (32 px) with 10% of the labels.
 
-  python examples/ssl_mg_shapes.py [--data_dir=DIR] [--tiny]
+  python examples/ssl_mg_shapes.py [--data_dir=DIR] [--workdir=DIR] [--tiny]
 
 Two claims, each checked by a pair of runs on the same data and the same labelled 10% (125 images per class,
 the `semi_supervised` selector):
@@ -22,7 +22,11 @@ S4L is about: on the standard px32 (10,000 images, 125 labels per class) the sup
 The network is the foundation's small GroupNorm ResNet (`resnet_small`, widths 8/16/32), which learns within
 minutes on 2 CPU cores at 32 px; the papers' ResNet-50 v1/v2 / RevNet-50 with BatchNorm need longer schedules
 than this budget. Rotation on mg_shapes is learnable only from the upright shapes (triangle, star, heart), so its
-loss stays flat for ~600 steps before dropping. Prints a markdown table and, last, one JSON line.
+loss stays flat for ~600 steps before dropping. Each run is `model_garden.training.train` on a config built with
+`model_garden.configs.common` (its workdir under --workdir). Prints a markdown table and, last, one JSON line.
+
+Measured (the command above, 2 shared CPU cores, 391 s): test accuracy of the linear probe 0.163 on the random
+network and 0.431 after Rotation (best layer block3 for both); supervised baseline 0.500, S4L-Rotation 0.583.
 """
 
 import argparse
@@ -34,16 +38,19 @@ import time
 import keras
 import tensorflow_datasets as tfds
 
-import model_garden  # noqa: F401  (registers mg_shapes, the pp ops and the models)
-import model_garden.data.semi_supervised  # noqa: F401  (the semi_supervised source)
-import model_garden.objectives.ssl  # noqa: F401  (rotation, s4l_rotation)
-from model_garden import data, evaluation, models, objectives, optimizers
+import model_garden  # noqa: F401  (registers mg_shapes, the pp ops, the models and objectives)
+from model_garden import data, training
+from model_garden.configs import common
 from model_garden.evaluation import linear_probe
 
-NETWORK = "resnet_small(num_classes={classes}, image_size=32, widths=(8, 16, 32))"
 PP_TRAIN = "decode|flip_lr|value_range(-1, 1)|onehot(8)|keep('image', 'labels', 'labelled')"
 PP_PROBE = "decode|value_range(-1, 1)|keep('image', 'label')"
 PP_TEST = "decode|value_range(-1, 1)|onehot(8)|keep('image', 'labels')"
+
+
+def small_resnet(classes):
+  """The proof's network: the foundation's small GroupNorm ResNet, widths 8/16/32, at 32 px."""
+  return common.network("resnet_small", num_classes=classes, image_size=32, widths=(8, 16, 32))
 
 
 class Setup:
@@ -67,21 +74,32 @@ class Setup:
                                                                              500, 100)
     self.batch = args.batch
     self.lr = args.lr
+    self.workdir = args.workdir or tempfile.mkdtemp()
     data_dir = f", data_dir='{self.data_dir}'" if self.data_dir else ""
     self.labelled = f"semi_supervised(dataset='{self.dataset}', fraction=0.1, unlabelled_per_labelled=0{data_dir})"
     self.mixed = f"semi_supervised(dataset='{self.dataset}', fraction=0.1, unlabelled_per_labelled=1{data_dir})"
     self.num_labelled = len(data.semi_supervised.labelled_ids(self.dataset, "train", fraction=0.1,
                                                               data_dir=self.data_dir))
 
-  def optimizer(self, steps):
-    return optimizers.make({"name": "sgd(momentum=0.9)", "lr": self.lr,
-                            "schedule": f"cosine(warmup_steps={max(1, steps // 10)})"}, total_steps=steps)
-
-  def fit(self, objective, dataset, steps):
-    objective.compile(optimizer=self.optimizer(steps))
-    objective.build_for_training((None, 32, 32, 3))
+  def config(self, objective, *, classes, source, pp, batch_size, steps, shuffle_buffer=1, cache=False):
+    """A training config of `small_resnet(classes)`, SGD momentum 0.9 with a cosine schedule, no L2."""
     per_epoch = min(self.epoch, steps)
-    return objective.fit(dataset, epochs=steps // per_epoch, steps_per_epoch=per_epoch, verbose=0).history
+    config = common.base_config(total_steps=steps, log_steps=per_epoch, checkpoint_steps=steps)
+    config.input = common.input_config(source, "train", pp=pp, batch_size=batch_size, shuffle_buffer=shuffle_buffer,
+                                       cache=cache, data_dir=self.data_dir)
+    config.networks.network = small_resnet(classes)
+    config.objective = common.objective(objective, weight_decay=0.0)
+    config.optimizer = common.optimizer("sgd", momentum=0.9, lr=self.lr,
+                                        schedule=common.schedule("cosine", warmup_steps=max(1, steps // 10)))
+    if classes == 8:
+      config.evals.test = common.classification_eval(self.dataset, "test", pp=PP_TEST)
+    return config
+
+  def train(self, name, config):
+    """Trains `config` with the package's trainer in WORKDIR/name; returns (results, the trained network)."""
+    workdir = os.path.join(self.workdir, name)
+    results = training.train(config, workdir, verbose=0)
+    return results, keras.saving.load_model(os.path.join(workdir, "model.keras"), compile=False)
 
 
 def linear_eval(setup, network):
@@ -98,55 +116,46 @@ def linear_eval(setup, network):
                                      num_classes=8, steps=setup.probe_steps)
 
 
-def test_accuracy(setup, network):
-  evaluator = evaluation.EVALUATORS.get("classification", data={"name": setup.dataset, "split": "test"},
-                                        data_dir=setup.data_dir, pp=PP_TEST)
-  return evaluator.run(network)["accuracy"]
-
-
 def rotation_claim(setup, rows, results):
-  keras.utils.set_random_seed(0)
-  random_net = models.get(NETWORK.format(classes=4))
+  keras.utils.set_random_seed(0)  # the trainer's seed (config.seed): the rotation run starts from this network
+  random_net = training.build_network(small_resnet(4))
   start = time.time()
   report = linear_eval(setup, random_net)
   rows.append(("random network + linear probe", "10% (probe only)", report, time.time() - start))
   results["random_probe"] = report["best_test_accuracy"]
 
-  keras.utils.set_random_seed(0)
-  network = models.get(NETWORK.format(classes=4))
   start = time.time()
-  train = data.get_dataset(setup.dataset, "train", batch_size=setup.batch, data_dir=setup.data_dir, cache=True,
-                           pp="decode|flip_lr|value_range(-1, 1)|keep('image')")
-  history = setup.fit(objectives.get("rotation(weight_decay=0.0)", network=network), train, setup.rotation_steps)
+  config = setup.config("rotation", classes=4, source=setup.dataset, batch_size=setup.batch,
+                        steps=setup.rotation_steps, pp="decode|flip_lr|value_range(-1, 1)|keep('image')",
+                        shuffle_buffer=10_000, cache=True)
+  trained, network = setup.train("rotation", config)
   report = linear_eval(setup, network)
   rows.append(("rotation pretraining + linear probe", "none (pretext); 10% (probe)", report, time.time() - start))
   results["rotation_probe"] = report["best_test_accuracy"]
-  results["rotation_task_accuracy"] = history["accuracy"][-1]
+  results["rotation_task_accuracy"] = trained["train/accuracy"]
 
 
 def s4l_claim(setup, rows, results):
-  keras.utils.set_random_seed(0)
-  network = models.get(NETWORK.format(classes=8))
   start = time.time()
-  train = data.get_dataset(setup.labelled, "train", batch_size=setup.batch, shuffle_buffer=1,
-                           pp=PP_TRAIN.replace(", 'labelled'", ""))
-  setup.fit(objectives.get("classification", network=network), train, setup.semi_steps)
-  results["supervised"] = test_accuracy(setup, network)
+  config = setup.config("classification", classes=8, source=setup.labelled, pp=PP_TRAIN.replace(", 'labelled'", ""),
+                        batch_size=setup.batch, steps=setup.semi_steps)
+  trained, _ = setup.train("supervised", config)
+  results["supervised"] = trained["test/accuracy"]
   rows.append(("supervised baseline", "10%", results["supervised"], time.time() - start))
 
-  keras.utils.set_random_seed(0)
-  network = models.get(NETWORK.format(classes=8))
   start = time.time()
-  train = data.get_dataset(setup.mixed, "train", batch_size=2 * setup.batch, shuffle_buffer=1, pp=PP_TRAIN)
-  history = setup.fit(objectives.get("s4l_rotation(weight_decay=0.0)", network=network), train, setup.semi_steps)
-  results["s4l_rotation"] = test_accuracy(setup, network)
-  results["s4l_rotation_task_accuracy"] = history["pretext_accuracy"][-1]
+  config = setup.config("s4l_rotation", classes=8, source=setup.mixed, pp=PP_TRAIN, batch_size=2 * setup.batch,
+                        steps=setup.semi_steps)
+  trained, _ = setup.train("s4l_rotation", config)
+  results["s4l_rotation"] = trained["test/accuracy"]
+  results["s4l_rotation_task_accuracy"] = trained["train/pretext_accuracy"]
   rows.append(("S4L-Rotation", "10% + all images unlabelled", results["s4l_rotation"], time.time() - start))
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--data_dir", default=None, help="tfds data_dir (default ~/tensorflow_datasets)")
+  parser.add_argument("--workdir", default=None, help="where the four runs write (default: a temporary directory)")
   parser.add_argument("--tiny", action="store_true", help="a tiny dataset and a few steps (smoke test)")
   parser.add_argument("--rotation_steps", type=int, default=1200)
   parser.add_argument("--semi_steps", type=int, default=1000)

@@ -12,7 +12,7 @@ import model_garden.objectives.ssl  # noqa: F401
 from model_garden import models, objectives
 from model_garden.models.ssl.patches import grid_patches, random_offsets
 from model_garden.objectives.ssl import pretext
-from model_garden.objectives.ssl import jigsaw_permutations
+from model_garden.objectives.ssl import PatchTask, jigsaw_permutations
 from model_garden.objectives.ssl.triplet import batch_hard_soft_margin, triplet_semihard_loss
 from model_garden.objectives.ssl.vat import kl_divergence_from_logits, moving_statistics, vat_loss
 
@@ -106,6 +106,25 @@ def test_exemplar_views_and_grayscale():
   np.testing.assert_allclose(views[..., 0], views[..., 2], atol=1e-5)
   raw = pretext.inception_views(_images(16, batch=2), 4, 12, tf.constant([1, 2], tf.int64))
   assert raw.shape == (8, 12, 12, 3) and float(tf.reduce_max(tf.abs(raw))) <= 1.0
+  with pytest.raises(ValueError, match="view side as a positive int"):
+    pretext.inception_views(_images(16, batch=2), 4, None, tf.constant([1, 2], tf.int64))
+
+
+def test_views_take_the_network_size_when_the_batch_has_no_static_size():
+  """A tf.data batch of decoded images has an unknown height: the views are the network's image_size."""
+  objective = objectives.get("exemplar(num_views=2, embedding_dim=8)", network=models.get(TRUNK.format(0)))
+  assert objective.view_size == 16
+  make_views = tf.function(objective.make_views, input_signature=[tf.TensorSpec([None, None, None, 3])])
+  views, _ = make_views(_images(24, batch=3))
+  assert views.shape == (6, 16, 16, 3)
+  assert objectives.get("exemplar(view_size=12)", network=models.get(TRUNK.format(0))).view_size == 12
+  s4l = objectives.get("s4l_exemplar(num_views=2, embedding_dim=8)", network=models.get(TRUNK.format(5)))
+  inputs, *_ = tf.function(s4l._inputs)({"image": tf.zeros([2, 20, 20, 3]), "labels": tf.constant([1, 2])})
+  assert inputs.shape == (4, 16, 16, 3)
+  sizeless = models.get(TRUNK.format(0))
+  sizeless.image_size = None
+  with pytest.raises(ValueError, match="pass view_size=S"):
+    objectives.get("exemplar", network=sizeless)
 
 
 # -- Losses against NumPy -----------------------------------------------------------------------------
@@ -204,34 +223,41 @@ STEP_CASES = [
 @pytest.mark.parametrize("spec, network, batch", STEP_CASES, ids=[c[0].split("(")[0] + c[1][-3:-1]
                                                                    for c in STEP_CASES])
 def test_one_training_step(spec, network, batch):
+  """One step as the trainer runs it: built without an image shape, traced on images of unknown height
+  (the patch tasks need a static size, which their pipelines' crops give)."""
   net = models.get(network)
   objective = objectives.get(spec, network=net)
   objective.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
-  objective.build_for_training((None, net.image_size, net.image_size, 3))
+  objective.build_for_training()
   before = [v.numpy().copy() for v in net.trainable_variables]
-  logs = objective.train_step(batch())
+  data = batch()
+  size = data["image"].shape[1] if isinstance(objective, PatchTask) else None
+  signature = {k: tf.TensorSpec([None, size, size, 3] if k == "image" else v.shape, v.dtype) for k, v in data.items()}
+  logs = tf.function(objective.train_step, input_signature=[signature])(data)
   assert set(objective.loss_names) <= set(logs)
   assert all(np.isfinite(float(v)) for v in logs.values()), logs
   assert any(not np.allclose(a, b.numpy()) for a, b in zip(before, net.trainable_variables))
 
 
-def test_pseudo_label_step_uses_teacher_labels_for_unlabelled(tmp_path):
+def test_pseudo_label_step_uses_teacher_labels_for_unlabelled():
   teacher = models.get(TRUNK.format(5))
-  teacher.save(str(tmp_path / "teacher.keras"))
   student = models.get(TRUNK.format(5))
-  objective = objectives.get(f"pseudo_label(teacher='{tmp_path / 'teacher.keras'}', threshold=0.0)",
-                             network=student)
-  assert objective.get_config()["teacher"] == str(tmp_path / "teacher.keras")
-  teacher = objective.teacher
+  objective = objectives.get("pseudo_label(threshold=0.0)", network=student, teacher=teacher)
+  assert objective.networks == {"network": student, "teacher": teacher} and not teacher.trainable
   objective.compile(optimizer=keras.optimizers.SGD(0.05))
-  objective.build_for_training((None, 16, 16, 3))
+  objective.build_for_training()
   batch = _semi_batch()
   _, outputs = objective.compute_losses(batch, training=False)
   np.testing.assert_array_equal(outputs["pseudo"], tf.argmax(teacher(batch["image"]), -1))
   trained = {id(v) for v in objective.trainable_variables}
   assert not any(id(v) in trained for v in teacher.variables)
+  teacher_before = [v.numpy().copy() for v in teacher.variables]
   logs = objective.train_step(batch)
   assert np.isfinite(float(logs["loss"]))
+  for before, after in zip(teacher_before, teacher.variables):
+    np.testing.assert_array_equal(before, after.numpy())
+  rebuilt = type(objective).from_config(objective.get_config())
+  assert rebuilt.teacher.num_classes == 5 and not rebuilt.teacher.trainable
 
 
 def test_objective_argument_errors():
@@ -241,6 +267,13 @@ def test_objective_argument_errors():
     objectives.get("s4l_rotation", network=models.get(TRUNK.format(0)))
   with pytest.raises(ValueError, match="weighted average"):
     objectives.get("rotation_vat(sup_weight=0.8, vat_weight=0.5)", network=models.get(TRUNK.format(5)))
+  rpl = objectives.get("relative_patch_location(patch_size=8, hidden=8)", network=models.get(PATCH_TRUNK.format(0)))
+  with pytest.raises(ValueError, match="static size"):
+    tf.function(lambda x: rpl.make_patches(x, True)).get_concrete_function(tf.TensorSpec([None, None, None, 3]))
+  with pytest.raises(TypeError, match="teacher is a network"):
+    objectives.get("pseudo_label", network=models.get(TRUNK.format(5)), teacher="teacher.keras")
+  with pytest.raises(ValueError, match="classes"):
+    objectives.get("pseudo_label", network=models.get(TRUNK.format(5)), teacher=models.get(TRUNK.format(3)))
 
 
 @pytest.mark.parametrize("spec, network", [

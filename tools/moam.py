@@ -7,7 +7,8 @@ r"""MOAM (S4L's "Mix Of All Models") in one command: step 1, pseudo-labelling, s
   2. label the whole training split with it (evaluation preprocessing, arg-max)    -> WORKDIR/pseudo_labels.json
      and retrain from scratch on every image (true labels for the labelled 10%)    -> WORKDIR/step2
   3. fine-tune the step-2 model on the labelled 10%                                 -> WORKDIR/step3
-Each step is `model_garden.training.train` on `model_garden/configs/ssl/moam.py:step=N`, so each resumes
+Each step is `model_garden.training.train` on `model_garden/configs/ssl/moam.py:step=N` (step 3 with
+`init=WORKDIR/step2/model.keras`, which the trainer loads into `config.networks.network`), so each resumes
 from its checkpoints when the command is rerun, and a finished step (its results.json exists) is skipped.
 Prints each step's test accuracy and writes WORKDIR/moam_results.json.
 """
@@ -26,12 +27,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
-import model_garden  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+import model_garden  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import  (registers everything)
 import model_garden.data.semi_supervised as semi_supervised  # noqa: E402
-import model_garden.models.ssl  # noqa: E402,F401  (registers the S4L networks)
-import model_garden.objectives.ssl  # noqa: E402,F401  (registers rotation_vat)
+from model_garden import training  # noqa: E402
 from model_garden.configs.ssl import moam  # noqa: E402
-from model_garden.training import trainer  # noqa: E402
 
 
 def _arg(config_arg: str, **extra) -> str:
@@ -49,7 +48,7 @@ def _step(number: int, workdir: str, config_arg: str, verbose, **extra):
       return step_dir, json.load(f)
   print(f"MOAM step {number}: training in {step_dir}.", flush=True)
   config = moam.get_config(_arg(config_arg, step=number, **extra))
-  return step_dir, trainer.train(config, step_dir, verbose=verbose)
+  return step_dir, training.train(config, step_dir, verbose=verbose)
 
 
 def label_training_set(step_dir: str, config_arg: str, path: str):

@@ -10,77 +10,24 @@ SGD momentum 0.9, lr 0.1 * 128 / 256; 35 epochs of 1,231,121 images, 5 warmup ep
 
 Expected: ImageNet linear evaluation 44.6% top-1 / 68.0% top-5 (paper, ResNet-50 v1 x2). Patch models are
 evaluated on 192 px crops cut into 3x3 patches of 64 px whose representations are averaged: wrap the
-trunk in `model_garden.models.ssl.PatchAverage` before the linear probe.
+trained trunk (`model.keras`) in `model_garden.models.ssl.PatchAverage` before the linear probe (as
+examples/ssl_pretext_linear_eval.ipynb does); the run itself has no evaluator.
 
 Command:
   python -m model_garden.train --config=model_garden/configs/ssl/jigsaw.py --workdir=workdirs/jigsaw
-Smoke test:
+Smoke test (mg_shapes: 30 px crops, 8 px patches, 10 permutations, 6 steps):
   python -m model_garden.train --config=model_garden/configs/ssl/jigsaw.py:runlocal --workdir=/tmp/jig
-Arguments: runlocal, width, batch, dataset, data_dir.
+Arguments: runlocal, width, batch (128; runlocal 4), dataset, data_dir.
 """
 
-import ml_collections
-
-from model_garden.configs.config_args import parse_arg
-
-TRAIN_EXAMPLES = 1_231_121
-PATCH_TRUNK = "resnet50_v1(width={width}, root_stride=1, strides=(2, 2, 1), image_size=64, num_classes=1000)"
+from model_garden.configs import common
+from model_garden.configs.ssl import common as ssl_common
 
 
 def get_config(arg=None):
   """The config; `arg` is a comma list like "runlocal"."""
-  arg = parse_arg(arg, runlocal=False, width=2.0, batch=128, dataset="", data_dir="")
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.deterministic = False
-  config.precision = "float32"
-  steps_per_epoch = TRAIN_EXAMPLES // arg.batch
-
-  config.input = ml_collections.ConfigDict()
-  config.input.data = dict(name=arg.dataset or "imagenet2012", split=f"train[:{TRAIN_EXAMPLES}]")
-  config.input.data_dir = arg.data_dir or None
-  config.input.batch_size = arg.batch
-  config.input.shuffle_buffer = 50_000
-  config.input.cache = False
-  config.input.on_corrupt = "error"
-  config.input.pp = "decode|resize(292)|random_crop(255)|value_range(-1, 1)|keep('image')"
-
-  config.model = PATCH_TRUNK.format(width=arg.width)
-  config.objective = ("jigsaw(num_permutations=100, permutation_subset=8, grid=3, patch_size=64, "
-                      "grayscale_probability=0.66, weight_decay=1e-4, head_weight_decay=5e-4)")
-
-  config.optimizer = ml_collections.ConfigDict()
-  config.optimizer.name = "sgd(momentum=0.9)"
-  config.optimizer.lr = 0.1 * arg.batch / 256
-  config.optimizer.schedule = (f"piecewise(boundaries=({15 / 35}, {25 / 35}), factor=0.1, "
-                               f"warmup_steps={5 * steps_per_epoch})")
-  config.optimizer.wd = 0.0
-  config.optimizer.grad_clip_norm = None
-
-  config.total_steps = 35 * steps_per_epoch
-  config.log_steps = steps_per_epoch // 4
-  config.total_steps -= config.total_steps % config.log_steps
-  config.checkpoint_steps = config.log_steps * 4
-  config.keep_checkpoints = 2
-  config.eval_steps = 0
-  config.evals = ml_collections.ConfigDict()
-  config.export = dict(image_size=64, activation="softmax", class_names=None)
-  config.init = ml_collections.config_dict.placeholder(str)
-  config.init_skip = ml_collections.config_dict.placeholder(str)
-
+  arg = ssl_common.parse_args(arg, batch=(128, 4), width=2.0)
+  config = ssl_common.patch_config(arg, common.objective("jigsaw", num_permutations=100, permutation_subset=8, grid=3))
   if arg.runlocal:
-    config.input.data = dict(name=arg.dataset or "mg_shapes/px32", split="train")
-    config.input.batch_size = 4
-    config.input.shuffle_buffer = 64
-    config.input.pp = "decode|random_crop(30)|value_range(-1, 1)|keep('image')"
-    config.model = ("ssl_resnet_v1(layers=(1, 1, 1, 1), width=0.0625, root_stride=1, strides=(2, 2, 1), "
-                    "image_size=8, num_classes=16)")
-    config.objective = ("jigsaw(num_permutations=10, permutation_subset=4, patch_size=8, hidden=32, "
-                        "grayscale_probability=0.66)")
-    config.optimizer.lr = 0.1 * 4 / 256
-    config.optimizer.schedule = "piecewise(boundaries=(0.5, 0.75), factor=0.1, warmup_steps=2)"
-    config.total_steps = 6
-    config.log_steps = 3
-    config.checkpoint_steps = 6
-    config.export = dict(image_size=8, activation="softmax", class_names=None)
+    config.objective.update(dict(num_permutations=10, permutation_subset=4))
   return config

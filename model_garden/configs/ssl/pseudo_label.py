@@ -6,95 +6,49 @@ subset, and train ResNet-50 v2 x1 on all 1,281,167 images with those labels: 256
 crop 224 + flip, SGD momentum 0.9, lr 0.1 * 256 / 256, 5 warmup epochs and x0.1 at 30, 60, 90 of 100 epochs
 (500,400 steps), coupled L2 1e-4.
 
-Two ways to give the labels:
-  pseudo_labels=FILE  the paper's: a {tfds_id: label} file from
-                      `model_garden.data.semi_supervised.write_pseudo_labels` (tools/moam.py writes one);
-                      the objective is plain `classification` on `semi_supervised(..., pseudo_labels=FILE)`.
-  teacher=MODEL.keras labels online: the `pseudo_label` objective asks a frozen teacher for the unlabelled
-                      half of each 1:1 labelled/unlabelled batch (it sees augmented images).
+Two ways to give the labels (exactly one):
+  pseudo_labels=FILE   the paper's: a {tfds_id: label} file from
+                       `model_garden.data.semi_supervised.write_pseudo_labels` (tools/moam.py writes one);
+                       the objective is plain `classification` on `semi_supervised(..., pseudo_labels=FILE)`.
+  teacher=MODEL.keras  labels online: the `pseudo_label` objective asks a frozen teacher for the unlabelled
+                       half of each 1:1 labelled/unlabelled batch (it sees the augmented images). The teacher
+                       is the network `config.networks.teacher` with `name=""` (its architecture comes from
+                       the file) and `init=MODEL.keras`, which the trainer loads; e.g. the `model.keras` of
+                       `configs/ssl/supervised.py`.
 
 Expected (ImageNet validation top-5, 10% labels): 82.41 (paper) / 82.86, top-1 60.24 (repo re-run).
 
-Command:
-  python -m model_garden.train \
-      --config=model_garden/configs/ssl/pseudo_label.py:pseudo_labels=workdirs/labels.json --workdir=...
-Smoke test (needs a label file or a teacher):
-  python -m model_garden.train --config=model_garden/configs/ssl/pseudo_label.py:runlocal,teacher=T.keras ...
-Arguments: runlocal, pseudo_labels, teacher, batch, width, dataset, data_dir.
+Command (after `python -m model_garden.train --config=model_garden/configs/ssl/supervised.py:labels=10
+--workdir=workdirs/sup10`):
+  python -m model_garden.train --config=model_garden/configs/ssl/pseudo_label.py:teacher=workdirs/sup10/model.keras \
+      --workdir=workdirs/pseudo_label
+Smoke test (runlocal needs neither: the teacher is a tiny randomly initialised network built from the config
+itself, `config.networks.teacher` with no `init`, the same tiny ResNet v2 as the student; 6 steps):
+  python -m model_garden.train --config=model_garden/configs/ssl/pseudo_label.py:runlocal --workdir=/tmp/pl
+Arguments: runlocal, pseudo_labels, teacher, batch (256; runlocal 8), width, dataset, data_dir.
 """
 
-import ml_collections
-
-from model_garden.configs.config_args import parse_arg
-
-TRAIN_EXAMPLES = 1_281_167
+from model_garden.configs import common
+from model_garden.configs.ssl import common as ssl_common
 
 
 def get_config(arg=None):
-  """The config; `arg` is a comma list like "pseudo_labels=/path/labels.json"."""
-  arg = parse_arg(arg, runlocal=False, pseudo_labels="", teacher="", batch=256, width=1.0, dataset="",
-                  data_dir="")
-  if bool(arg.pseudo_labels) == bool(arg.teacher):
-    raise ValueError("Give exactly one of pseudo_labels=FILE (labels written by write_pseudo_labels) and "
-                     "teacher=MODEL.keras (online labelling).")
-  dataset = arg.dataset or ("mg_shapes/px32" if arg.runlocal else "imagenet2012")
-  num_classes = 8 if dataset.startswith("mg_shapes") else 1000
-  data_dir = f", data_dir='{arg.data_dir}'" if arg.data_dir else ""
-  subset = "fraction=0.1" if arg.runlocal else "count_per_class=128"
-  batch = 8 if arg.runlocal else arg.batch
-  steps_per_epoch = max(1, TRAIN_EXAMPLES // batch)
-
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.deterministic = False
-  config.precision = "float32"
-  config.input = ml_collections.ConfigDict()
-  if arg.pseudo_labels:
-    source = f"semi_supervised(dataset='{dataset}', {subset}, pseudo_labels='{arg.pseudo_labels}'{data_dir})"
-    config.objective = "classification(weight_decay=1e-4)"
-    keep = "keep('image', 'labels')"
-  else:
-    source = f"semi_supervised(dataset='{dataset}', {subset}, unlabelled_per_labelled=1{data_dir})"
-    config.objective = f"pseudo_label(teacher='{arg.teacher}', weight_decay=1e-4)"
-    keep = "keep('image', 'labels', 'labelled')"
-  config.input.data = dict(name=source, split="train")
-  config.input.data_dir = arg.data_dir or None
-  config.input.batch_size = batch
-  config.input.shuffle_buffer = 1
-  config.input.cache = False
-  config.input.on_corrupt = "error"
-  config.input.pp = f"decode|inception_crop(224)|flip_lr|value_range(-1, 1)|onehot({num_classes})|{keep}"
-
-  config.model = f"resnet50_v2(width={arg.width}, num_classes={num_classes})"
-
-  config.optimizer = ml_collections.ConfigDict()
-  config.optimizer.name = "sgd(momentum=0.9)"
-  config.optimizer.lr = 0.1 * batch / 256
-  config.optimizer.schedule = f"piecewise(boundaries=(0.3, 0.6, 0.9), factor=0.1, warmup_steps={5 * steps_per_epoch})"
-  config.optimizer.wd = 0.0
-  config.optimizer.grad_clip_norm = None
-
-  config.total_steps = 100 * steps_per_epoch
-  config.log_steps = steps_per_epoch
-  config.checkpoint_steps = steps_per_epoch * 5
-  config.keep_checkpoints = 2
-  config.eval_steps = 0
-  eval_pp = (f"decode|resize_small(256)|central_crop(224)|value_range(-1, 1)|onehot({num_classes})|"
-             "keep('image', 'labels')")
-  config.evals = ml_collections.ConfigDict()
-  config.evals.test = dict(type="classification", data=dict(name=dataset, split="validation"), pp=eval_pp)
-  config.export = dict(image_size=224, activation="softmax", class_names=None)
-  config.init = ml_collections.config_dict.placeholder(str)
-  config.init_skip = ml_collections.config_dict.placeholder(str)
-
+  """The config; `arg` is a comma list like "teacher=workdirs/sup10/model.keras" or "runlocal"."""
+  arg = ssl_common.parse_args(arg, batch=(256, 8), pseudo_labels="", teacher="", width=1.0)
+  if arg.pseudo_labels and arg.teacher:
+    raise ValueError("Give one of pseudo_labels=FILE (labels written by write_pseudo_labels) and "
+                     "teacher=MODEL.keras (online labelling), not both.")
+  if not (arg.pseudo_labels or arg.teacher or arg.runlocal):
+    raise ValueError("pseudo_label.py needs pseudo_labels=FILE (labels written by write_pseudo_labels) or "
+                     "teacher=MODEL.keras (online labelling by a trained classifier, e.g. configs/ssl/supervised.py's "
+                     "model.keras); only runlocal makes a random teacher.")
+  config = ssl_common.semi_supervised_config(arg, batch_size=arg.batch, pseudo_labels=arg.pseudo_labels,
+                                             unlabelled_per_labelled=0 if arg.pseudo_labels else 1, width=arg.width)
+  ssl_common.pseudo_label_recipe(config, objective="classification" if arg.pseudo_labels else "pseudo_label",
+                                 batch=arg.batch)
+  if not arg.pseudo_labels:
+    config.networks.teacher = (common.network("", init=arg.teacher) if arg.teacher
+                               else common.network(**config.networks.network.to_dict()))
   if arg.runlocal:
-    config.input.pp = f"decode|flip_lr|value_range(-1, 1)|onehot({num_classes})|{keep}"
-    config.model = f"ssl_resnet_v2(layers=(1, 1, 1, 1), width=0.0625, image_size=32, num_classes={num_classes})"
-    config.optimizer.schedule = "piecewise(boundaries=(0.3, 0.6, 0.9), factor=0.1, warmup_steps=2)"
-    config.total_steps = 6
-    config.log_steps = 3
-    config.checkpoint_steps = 6
-    eval_pp = f"decode|value_range(-1, 1)|onehot({num_classes})|keep('image', 'labels')"
-    config.evals.test = dict(type="classification", data=dict(name=dataset, split="test[:32]"), pp=eval_pp)
-    config.export = dict(image_size=32, activation="softmax", class_names=None)
+    ssl_common.runlocal(config)
   return config

@@ -12,82 +12,27 @@ Expected (ImageNet validation top-5): 10%: 80.43 (paper) / 80.42, top-1 56.36 (r
 
 Command:
   python -m model_garden.train --config=model_garden/configs/ssl/supervised.py:labels=10 --workdir=workdirs/sup10
-Smoke test:
+Smoke test (the labelled 10% of mg_shapes, 6 steps, a tiny ResNet v2):
   python -m model_garden.train --config=model_garden/configs/ssl/supervised.py:runlocal --workdir=/tmp/sup
-Arguments: runlocal, labels (10 or 1), batch, width, dataset, data_dir.
+Arguments: runlocal, labels (10 or 1), batch (256; runlocal 8), width, dataset, data_dir.
 """
 
-import ml_collections
+from model_garden.configs import common
+from model_garden.configs.ssl import common as ssl_common
 
-from model_garden.configs.config_args import parse_arg
-
-# labels (%) -> (count per class, lr, weight decay, (warmup, decays..., end) in epochs)
-RECIPES = {10: (128, 0.1, 1e-3, (5, 140, 160, 180, 200)), 1: (13, 0.01, 1e-2, (5, 700, 800, 900, 1000))}
+# labels (%) -> (lr at batch 256, coupled L2, epochs in all)
+RECIPES = {10: (0.1, 1e-3, 200), 1: (0.01, 1e-2, 1000)}
 
 
 def get_config(arg=None):
   """The config; `arg` is a comma list like "labels=1" or "runlocal"."""
-  arg = parse_arg(arg, runlocal=False, labels=10, batch=256, width=1.0, dataset="", data_dir="")
-  if arg.labels not in RECIPES:
-    raise ValueError(f"labels must be 10 or 1 (percent of ImageNet labels), got {arg.labels}.")
-  count, lr, weight_decay, epochs = RECIPES[arg.labels]
-  dataset = arg.dataset or ("mg_shapes/px32" if arg.runlocal else "imagenet2012")
-  num_classes = 8 if dataset.startswith("mg_shapes") else 1000
-  data_dir = f", data_dir='{arg.data_dir}'" if arg.data_dir else ""
-  subset = "fraction=0.1" if arg.runlocal else f"count_per_class={count}"
-  batch = 8 if arg.runlocal else arg.batch
-  steps_per_epoch = max(1, count * 1000 // batch)
-  warmup, *decays, end = epochs
-
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.deterministic = False
-  config.precision = "float32"
-  config.input = ml_collections.ConfigDict()
-  config.input.data = dict(
-      name=f"semi_supervised(dataset='{dataset}', {subset}, unlabelled_per_labelled=0{data_dir})",
-      split="train")
-  config.input.data_dir = arg.data_dir or None
-  config.input.batch_size = batch
-  config.input.shuffle_buffer = 1
-  config.input.cache = False
-  config.input.on_corrupt = "error"
-  config.input.pp = (f"decode|inception_crop(224)|flip_lr|value_range(-1, 1)|onehot({num_classes})|"
-                     "keep('image', 'labels')")
-
-  config.model = f"resnet50_v2(width={arg.width}, num_classes={num_classes})"
-  config.objective = f"classification(weight_decay={weight_decay})"
-
-  config.optimizer = ml_collections.ConfigDict()
-  config.optimizer.name = "sgd(momentum=0.9)"
-  config.optimizer.lr = lr * batch / 256
-  boundaries = tuple(d / end for d in decays)
-  config.optimizer.schedule = (f"piecewise(boundaries={boundaries}, factor=0.1, "
-                               f"warmup_steps={warmup * steps_per_epoch})")
-  config.optimizer.wd = 0.0
-  config.optimizer.grad_clip_norm = None
-
-  config.total_steps = end * steps_per_epoch
-  config.log_steps = steps_per_epoch * 5
-  config.checkpoint_steps = steps_per_epoch * 20
-  config.keep_checkpoints = 2
-  config.eval_steps = 0
-  eval_pp = (f"decode|resize_small(256)|central_crop(224)|value_range(-1, 1)|onehot({num_classes})|"
-             "keep('image', 'labels')")
-  config.evals = ml_collections.ConfigDict()
-  config.evals.test = dict(type="classification", data=dict(name=dataset, split="validation"), pp=eval_pp)
-  config.export = dict(image_size=224, activation="softmax", class_names=None)
-  config.init = ml_collections.config_dict.placeholder(str)
-  config.init_skip = ml_collections.config_dict.placeholder(str)
-
+  arg = ssl_common.parse_args(arg, batch=(256, 8), labels=10, width=1.0)
+  ssl_common.check_labels(arg)
+  lr, weight_decay, epochs = RECIPES[arg.labels]
+  config = ssl_common.semi_supervised_config(arg, batch_size=arg.batch, labels=arg.labels, width=arg.width)
+  config.objective = common.objective("classification", weight_decay=weight_decay)
+  ssl_common.s4l_schedule(config, lr=lr * arg.batch / 256, labels=arg.labels, batch=arg.batch, end_epochs=epochs,
+                          checkpoint_epochs=20)
   if arg.runlocal:
-    config.input.pp = f"decode|flip_lr|value_range(-1, 1)|onehot({num_classes})|keep('image', 'labels')"
-    config.model = f"ssl_resnet_v2(layers=(1, 1, 1, 1), width=0.0625, image_size=32, num_classes={num_classes})"
-    config.optimizer.schedule = "piecewise(boundaries=(0.7, 0.8, 0.9), factor=0.1, warmup_steps=2)"
-    config.total_steps = 6
-    config.log_steps = 3
-    config.checkpoint_steps = 6
-    eval_pp = f"decode|value_range(-1, 1)|onehot({num_classes})|keep('image', 'labels')"
-    config.evals.test = dict(type="classification", data=dict(name=dataset, split="test[:32]"), pp=eval_pp)
-    config.export = dict(image_size=32, activation="softmax", class_names=None)
+    ssl_common.runlocal(config)
   return config

@@ -40,7 +40,7 @@ class Exemplar(Objective):
     network: an `ImageModel`; its logits are the embedding when `num_classes > 0`.
     num_views: views per image.
     margin: triplet margin.
-    view_size: side of the views (default: the input size).
+    view_size: side of the views (default: the network's `image_size`).
     grayscale_probability: chance an image is made grayscale.
     area_range: (min, max) area fraction of the crops.
     standardize: per-view standardisation.
@@ -71,7 +71,7 @@ class Exemplar(Objective):
                        f"got {normalize_axis}.")
     self.num_views = int(num_views)
     self.margin = float(margin)
-    self.view_size = None if view_size is None else int(view_size)
+    self.view_size = pretext.view_size(view_size, network, "Exemplar")
     self.grayscale_probability = float(grayscale_probability)
     self.area_range = tuple(float(a) for a in area_range)
     self.standardize = bool(standardize)
@@ -84,7 +84,8 @@ class Exemplar(Objective):
     self.embedding_head = (keras.layers.Dense(self.embedding_dim, name="embedding_head")
                            if not getattr(network, "num_classes", 0) else None)
 
-  def build_for_training(self, image_shape):
+  def build_for_training(self, image_shape=None):
+    image_shape = pretext.image_shape_of(self.network, image_shape)
     with self.distribute_strategy.scope():
       if not self.network.built:
         self.network.build(image_shape)
@@ -97,8 +98,7 @@ class Exemplar(Objective):
     seed = common.next_seed(self.seed_generator, "exemplar")
     seeds = tf.random.experimental.stateless_split(seed, 2)
     images = pretext.random_grayscale(images, self.grayscale_probability, seeds[0])
-    size = self.view_size or images.shape[1]
-    views = pretext.inception_views(images, self.num_views, size, seeds[1], area_range=self.area_range)
+    views = pretext.inception_views(images, self.num_views, self.view_size, seeds[1], area_range=self.area_range)
     if self.standardize:
       views = per_image_standardization(views)
     ids = tf.repeat(tf.range(tf.shape(images)[0]), self.num_views)

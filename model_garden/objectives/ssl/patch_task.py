@@ -76,8 +76,9 @@ class PatchTask(Objective):
     raise NotImplementedError
 
   # -- Pieces (tested one by one) -----------------------------------------------------------------------
-  def build_for_training(self, image_shape):
-    patch_shape = (None, self.patch_size, self.patch_size, image_shape[-1])
+  def build_for_training(self, image_shape=None):
+    channels = image_shape[-1] if image_shape is not None else 3
+    patch_shape = (None, self.patch_size, self.patch_size, channels)
     with self.distribute_strategy.scope():
       if not self.network.built:
         self.network.build(patch_shape)
@@ -92,6 +93,9 @@ class PatchTask(Objective):
 
   def make_patches(self, images, training: bool):
     """[B, S, S, 3] -> [B, grid^2, P, P, 3]: grayscale draw, jittered (training) or centred crops."""
+    if images.shape[1] is None:
+      raise ValueError(f"{type(self).__name__} cuts a fixed grid of cells: the images need a static size; crop "
+                       "them in the preprocessing (e.g. random_crop(255)).")
     _, _, jitter = cell_geometry(images.shape[1], self.grid, self.patch_size)
     offsets = None
     if training:

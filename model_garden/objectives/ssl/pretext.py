@@ -1,4 +1,4 @@
-"""Batch construction of the self-supervised pretext tasks: rotations, Inception-style views, widths.
+"""Batch construction of the self-supervised pretext tasks: rotations, Inception-style views, shapes.
 
 Each is a pure function of tensors (and of an explicit stateless seed), tested on its own against a hand or
 NumPy computation. Generic pieces (seeds, masked means, L2) are in `model_garden.objectives.common`.
@@ -70,7 +70,12 @@ def inception_views(images, num_views: int, size: int, seed, area_range=(0.05, 1
   Per view: a random box (`random_boxes`) resized bilinearly to `size`, a random left-right flip, a random
   brightness shift and saturation factor (slim `inception_preprocessing` in fast mode, which the
   original's Exemplar uses), clipped to [-1, 1]. View-major within each image: image 0's views first.
+  `size` is a Python int: the views of a batch share one static shape whatever the images' shapes.
   """
+  if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+    raise ValueError(f"inception_views needs the view side as a positive int, got {size!r} (an image batch's "
+                     "height is often unknown while tracing: use the objective's view_size or the network's "
+                     "image_size).")
   batch = tf.shape(images)[0]
   count = batch * num_views
   seeds = tf.random.experimental.stateless_split(seed, 4)
@@ -89,6 +94,29 @@ def inception_views(images, num_views: int, size: int, seed, area_range=(0.05, 1
     gray = tf.reduce_mean(views, axis=-1, keepdims=True)
     views = gray + (views - gray) * factor
   return tf.clip_by_value(views, -1.0, 1.0)
+
+
+def view_size(size, network, objective: str) -> int:
+  """The side of the views an objective cuts: `size`, else the network's `image_size`.
+
+  Never the batch's own height: images of a `tf.data` pipeline usually have an unknown static height, and
+  `crop_and_resize` needs a fixed output size.
+  """
+  size = size or getattr(network, "image_size", None)
+  if not size:
+    raise ValueError(f"{objective} cuts views of a fixed size: pass view_size=S, or build the network with "
+                     "image_size=S.")
+  return int(size)
+
+
+def image_shape_of(network, image_shape=None):
+  """`image_shape`, else (None, S, S, 3) from the network's `image_size` (what the trainer builds with)."""
+  if image_shape is not None:
+    return tuple(image_shape)
+  size = getattr(network, "image_size", None)
+  if not size:
+    raise ValueError(f"{network.name} has no image_size: pass image_shape to build_for_training.")
+  return (None, int(size), int(size), 3)
 
 
 def output_width(network, image_shape, endpoint: str | None = None) -> int:

@@ -48,6 +48,10 @@ class PseudoLabel(Objective):
     if not isinstance(teacher, keras.Model):
       raise TypeError(f"pseudo_label's teacher is a network (the trainer builds it from config.networks.teacher "
                       f"and loads its `init`), got {type(teacher).__name__}.")
+    classes = (getattr(network, "num_classes", None), getattr(teacher, "num_classes", None))
+    if all(classes) and classes[0] != classes[1]:
+      raise ValueError(f"pseudo_label's teacher predicts {classes[1]} classes and the student {classes[0]}: give a "
+                       "teacher trained on the same classes (config.networks.teacher.init).")
     super().__init__(network, **kwargs)
     teacher.trainable = False
     self.teacher = teacher

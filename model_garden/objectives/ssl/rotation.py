@@ -52,9 +52,10 @@ class Rotation(Objective):
     self.rotation_head = (keras.layers.Dense(pretext.NUM_ROTATIONS, name="rotation_head")
                           if num_classes == 0 else None)
 
-  def build_for_training(self, image_shape):
+  def build_for_training(self, image_shape=None):
     with self.distribute_strategy.scope():
       if self.rotation_head is not None and not self.rotation_head.built:
+        image_shape = pretext.image_shape_of(self.network, image_shape)
         if not self.network.built:
           self.network.build(image_shape)
         self.rotation_head.build((None, pretext.output_width(self.network, image_shape)))

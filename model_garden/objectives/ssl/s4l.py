@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from model_garden.objectives.objective import Objective, register
 from model_garden.objectives import common
-from model_garden.objectives.ssl import pretext
+from model_garden.objectives.ssl import pretext as pretext_ops  # `pretext` is the task argument
 from model_garden.objectives.ssl.entmin import conditional_entropy
 from model_garden.objectives.ssl.triplet import batch_hard_soft_margin
 from model_garden.objectives.ssl.vat import vat_loss
@@ -52,7 +52,8 @@ class S4L(Objective):
     pretext: "rotation" or "exemplar".
     sup_weight, pretext_weight, vat_weight, entmin_weight: loss weights.
     vat_epsilon, vat_xi, vat_power_iterations, vat_on_labelled: VAT settings (see `vat.VAT`).
-    num_views, embedding_dim, view_size, area_range: Exemplar settings.
+    num_views, embedding_dim, view_size, area_range: Exemplar settings (view_size: default the network's
+      `image_size`).
     weight_decay, decay_regex: coupled L2 (1e-3 in S4L's 10% recipes, 2e-4 in MOAM).
     seed: seed of the random draws (checkpointed generator).
 
@@ -87,23 +88,25 @@ class S4L(Objective):
     self.vat_on_labelled = bool(vat_on_labelled)
     self.num_views = int(num_views)
     self.embedding_dim = int(embedding_dim)
-    self.view_size = None if view_size is None else int(view_size)
+    self.view_size = (pretext_ops.view_size(view_size, network, "S4L-Exemplar") if pretext == "exemplar"
+                      else None if view_size is None else int(view_size))
     self.area_range = tuple(float(a) for a in area_range)
     self.weight_decay = float(weight_decay)
     self.decay_regex = decay_regex
     self.seed = int(seed)
     self.seed_generator = keras.random.SeedGenerator(self.seed, name="s4l_seed")
     if pretext == "rotation":
-      self.pretext_head = keras.layers.Dense(pretext.NUM_ROTATIONS, name="rotation_head")
+      self.pretext_head = keras.layers.Dense(pretext_ops.NUM_ROTATIONS, name="rotation_head")
     else:
       self.pretext_head = keras.layers.Dense(self.embedding_dim, name="embedding_head")
 
-  def build_for_training(self, image_shape):
+  def build_for_training(self, image_shape=None):
+    image_shape = pretext_ops.image_shape_of(self.network, image_shape)
     with self.distribute_strategy.scope():
       if not self.network.built:
         self.network.build(image_shape)
       if not self.pretext_head.built:
-        self.pretext_head.build((None, pretext.output_width(self.network, image_shape, "pre_logits")))
+        self.pretext_head.build((None, pretext_ops.output_width(self.network, image_shape, "pre_logits")))
     super().build_for_training(image_shape)
 
   # -- Pieces ---------------------------------------------------------------------------------------------
@@ -114,12 +117,11 @@ class S4L(Objective):
     mask = common.labelled_mask(batch, batch_size)
     labels = common.class_indices(batch["labels"])
     if self.pretext == "rotation":
-      inputs, targets = pretext.rotate_images(images)
-      copies = pretext.NUM_ROTATIONS
+      inputs, targets = pretext_ops.rotate_images(images)
+      copies = pretext_ops.NUM_ROTATIONS
     else:
-      size = self.view_size or images.shape[1]
-      inputs = pretext.inception_views(images, self.num_views, size, common.next_seed(self.seed_generator, "views"),
-                                      area_range=self.area_range)
+      inputs = pretext_ops.inception_views(images, self.num_views, self.view_size,
+                                           common.next_seed(self.seed_generator, "views"), area_range=self.area_range)
       targets = tf.repeat(tf.range(batch_size), self.num_views)
       copies = self.num_views
     return inputs, targets, tf.repeat(mask, copies), tf.repeat(labels, copies)
