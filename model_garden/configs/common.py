@@ -105,7 +105,8 @@ def classification_eval(name: str, split: str, *, pp: str, every_steps: int = 0,
 def runlocal(config: ml_collections.ConfigDict, *, batch_size: int = 16, total_steps: int = 10, log_steps: int = 5,
              eval_examples: int = 64) -> ml_collections.ConfigDict:
   """Shrinks `config` in place to a smoke test of seconds: a small batch and shuffle buffer, a few steps, one
-  checkpoint, short warmups, the first `eval_examples` of every evaluator's split, evaluators only at the end."""
+  checkpoint, short warmups, the first `eval_examples` of every evaluator's split (and at most that many for linear
+  probes), evaluators only at the end."""
   config.input.batch_size = batch_size
   config.input.shuffle_buffer = min(config.input.get("shuffle_buffer", 64), 64)
   config.total_steps = total_steps
@@ -121,6 +122,8 @@ def runlocal(config: ml_collections.ConfigDict, *, batch_size: int = 16, total_s
     data = ev.get("data")
     if data is not None and "split" in data and "[" not in data["split"]:
       data["split"] = f"{data['split']}[:{eval_examples}]"
+    if ev.get("type") == "linear_probe":  # Its splits are train/val/test inside `data`: cap what it reads.
+      ev.update(dict(max_train_examples=eval_examples, max_eval_examples=eval_examples, steps=20))
   return config
 
 

@@ -64,8 +64,12 @@ def build_evaluators(evals: Optional[Mapping[str, Any]], **defaults) -> List[Sch
       raise SpecError(f"config.evals.{name}.every_steps must be >= 0 (0: only at the end), got {every_steps}.")
     accepted = EVALUATORS.keyword_names(kind)
     for key, value in defaults.items():
-      if value is not None and key not in kwargs and (accepted is None or key in accepted):
+      if value is None or key in kwargs:
+        continue
+      if accepted is None or key in accepted:
         kwargs[key] = value
+      elif isinstance(kwargs.get("data"), dict) and key not in kwargs["data"]:
+        kwargs["data"] = {**kwargs["data"], key: value}  # Evaluators that read e.g. data_dir inside `data`.
     if accepted is not None:
       for key in kwargs:
         if key not in accepted:
