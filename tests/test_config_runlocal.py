@@ -55,11 +55,28 @@ def test_runlocal_through_the_cli(config, tmp_path):
   assert losses and all(v == v for v in losses)  # finite (not NaN)
 
 
+STUDY = "gan/study_mg_shapes.py"  # A grid of GAN configs, run by tools/gan_study.py: the trainer refuses it.
+
+
+def test_a_study_config_is_refused_in_one_line_naming_its_tool(tmp_path):
+  proc = run_cli(STUDY, tmp_path / "run")
+  assert proc.returncode != 0
+  lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+  assert len(lines) == 1 and lines[0].startswith("error:") and "tools/gan_study.py" in lines[0], proc.stderr[-2000:]
+  assert not os.path.exists(tmp_path / "run" / "config.json")
+
+
 def test_every_config_is_covered():
-  covered = set(THIS_FILE)
-  for family in ("ssl", "gan"):
-    path = os.path.join(REPO, "tests", f"test_config_runlocal_{family}.py")
-    text = open(path).read() if os.path.exists(path) else ""
-    covered |= {c for c in config_files() if c.startswith(f"{family}/") and os.path.basename(c) in text}
+  """Each config is named (quoted stem or path) in a test file that runs it: this file (the study config's
+  refusal included) or the family's test_config_runlocal_<family>.py."""
+  covered = set(THIS_FILE) | {STUDY}
+  family_tests = {"ssl": ["test_config_runlocal_ssl.py"], "gan": ["test_config_runlocal_gan.py"]}
+  for family, files in family_tests.items():
+    text = "".join(open(os.path.join(REPO, "tests", f)).read() for f in files
+                   if os.path.exists(os.path.join(REPO, "tests", f)))
+    for config in config_files():
+      stem = os.path.splitext(os.path.basename(config))[0]
+      if config.startswith(f"{family}/") and (f'"{stem}"' in text or f"configs/{config}" in text):
+        covered.add(config)
   missing = [c for c in config_files() if c not in covered]
   assert not missing, f"configs whose runlocal no test runs through the CLI: {missing}"
