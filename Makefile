@@ -6,10 +6,9 @@ STAMP := $(VENV)/.installed
 STAMP_DEV := $(VENV)/.installed-dev
 WORKDIR ?= workdirs/demo
 PYTEST_ARGS ?=
-# The cross-backend tests (tests/test_backends.py) and tools/gpu_benchmark.py's test need PyTorch, and timm with
-# the torchvision of that PyTorch: 2.13.0 is the CPU build in this machine's wheel cache (a plain `torch` from the
-# index is the multi-GB CUDA build). Elsewhere, e.g. `make test TORCH_PACKAGES="torch torchvision timm"`.
-TORCH_PACKAGES ?= torch==2.13.0 torchvision==0.28.0 timm
+# The cross-backend tests (tests/test_backends.py) need PyTorch: 2.13.0 is the CPU build in this machine's wheel
+# cache (a plain `torch` from the index is the multi-GB CUDA build). Elsewhere, e.g. `make test TORCH_PACKAGES=torch`.
+TORCH_PACKAGES ?= torch==2.13.0
 
 .PHONY: demo test install install-dev clean benchmark
 

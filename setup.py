@@ -31,7 +31,7 @@ EXTRAS_REQUIRE = {
     "torch": TORCH_REQUIRES,
     "dev": [
         *JAX_REQUIRES,  # tests/test_backends.py runs every network on JAX and PyTorch (the Makefile adds
-        # PyTorch's CPU build, and timm for tools/gpu_benchmark.py's test).
+        # PyTorch's CPU build).
         "pytest>=8",
         "pytest-xdist>=3.5",
         "keras-hub>=0.31,<0.32",

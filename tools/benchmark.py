@@ -470,14 +470,28 @@ def other_backend_flops(model, input_shape: Sequence[int]) -> Dict[str, Any]:
   else:
     import torch  # pylint: disable=g-import-not-at-top
     from torch.utils.flop_counter import FlopCounterMode  # pylint: disable=g-import-not-at-top
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=_torch_attention_flops())
     with torch.no_grad(), counter:
       model(x, training=False)
     flops = int(counter.get_total_flops())
     by_op = {str(k): int(v) for k, v in counter.get_flop_counts().get("Global", {}).items()}
     by_dtype = {}
-  output = model.compute_output_shape((1, *input_shape))
-  return {"flops": flops, "by_op": by_op, "by_dtype": by_dtype, "uncounted": [], "output_shape": tuple(output)}
+  output = keras.ops.shape(model(x, training=False))
+  return {"flops": flops, "by_op": by_op, "by_dtype": by_dtype, "uncounted": [],
+          "output_shape": tuple(int(d) for d in output)}
+
+
+def _torch_attention_flops() -> Dict[Any, Callable]:
+  """FlopCounterMode formulas for the fused attention kernels it has none for (the CPU flash kernel)."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  def attention(query, key, value, *args, out_shape=None, **kwargs):
+    del args, out_shape, kwargs
+    batch, heads, q_len, depth = query
+    return 2 * batch * heads * q_len * key[-2] * depth + 2 * batch * heads * q_len * key[-2] * value[-1]
+
+  kernel = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+  return {kernel: attention} if kernel is not None else {}
 
 
 def other_backend_matmul_peak(dtype: str, size: int, reps: int) -> Dict[str, float]:
@@ -530,6 +544,9 @@ def jax_step(model, mode: str, optimizer=None) -> Callable:
     return lambda images, labels: infer(state["trainable"], state["non_trainable"], images)
   optimizer.build(model.trainable_variables)
   state["optimizer"] = [v.value for v in optimizer.variables]
+  # The step donates its state: it gets copies, so the model's own variables stay usable for the next mode.
+  state["trainable"], state["non_trainable"] = jax.tree_util.tree_map(
+      jax.numpy.copy, (state["trainable"], state["non_trainable"]))
 
   def loss_fn(tv, ntv, images, labels):
     logits, ntv = model.stateless_call(tv, ntv, images, training=True)

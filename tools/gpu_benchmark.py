@@ -70,8 +70,13 @@ def jaxpr_flops(fn, *args, by_dtype: Optional[Dict[str, int]] = None) -> int:
   `by_dtype`, when given, is filled with the FLOPs per input dtype (a mixed policy's float32 matmuls show).
   """
   import jax  # pylint: disable=g-import-not-at-top
-  closed = jax.make_jaxpr(fn)(*args)
-  return _count_jaxpr(closed.jaxpr, {} if by_dtype is None else by_dtype)
+  jaxpr = jax.make_jaxpr(fn)(*args).jaxpr
+  try:  # Drop what the outputs do not use (XLA does too), e.g. per-token logits a pooled model discards.
+    from jax._src.interpreters import partial_eval  # pylint: disable=g-import-not-at-top
+    jaxpr, _ = partial_eval.dce_jaxpr(jaxpr, [True] * len(jaxpr.outvars))
+  except (ImportError, AttributeError, TypeError):  # Internal API: count without pruning if it moved.
+    pass
+  return _count_jaxpr(jaxpr, {} if by_dtype is None else by_dtype)
 
 
 def _count_jaxpr(jaxpr, by_dtype: Dict[str, int]) -> int:
@@ -140,6 +145,8 @@ def jax_steps(model, mode: str, learning_rate: float = 1e-3):
   optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
   optimizer.build(model.trainable_variables)
   optimizer_state = [v.value for v in optimizer.variables]
+  # The step donates its state: give it copies, so the model's own variables stay usable afterwards.
+  trainable, non_trainable = jax.tree_util.tree_map(jax.numpy.copy, (trainable, non_trainable))
 
   def loss_fn(train_values, non_train_values, images, labels):
     logits, non_train_values = model.stateless_call(train_values, non_train_values, images, training=True)
@@ -192,7 +199,7 @@ def import_keras_hub():
   try:
     import keras_hub  # pylint: disable=g-import-not-at-top
     return keras_hub
-  except ModuleNotFoundError as e:
+  except ImportError as e:  # ModuleNotFoundError, or "import of tensorflow halted" where it is blocked.
     if e.name != "tensorflow":
       raise
   for name in [m for m in sys.modules if m == "keras_hub" or m.startswith("keras_hub.")]:
@@ -295,9 +302,17 @@ def time_torch(step, steps: int, warmup: int, device) -> Dict[str, float]:
   return {"seconds": time.perf_counter() - start, "compile_s": compile_s}
 
 
-def run_timm_section(options: Dict[str, Any]) -> Dict[str, Any]:
-  import timm  # pylint: disable=g-import-not-at-top
+def run_timm_section(options: Dict[str, Any], build=None) -> Dict[str, Any]:
+  """timm's ViT on PyTorch (eager, and compiled with --torch_compile); `build(sizes)` replaces timm in tests."""
   import torch  # pylint: disable=g-import-not-at-top
+  versions = {"torch_version": torch.__version__}
+  if build is None:
+    try:
+      import timm  # pylint: disable=g-import-not-at-top
+    except Exception as e:  # pylint: disable=broad-except  (a torchvision of another torch build raises RuntimeError)
+      raise RuntimeError(f"timm cannot be imported here ({type(e).__name__}: {e}); install timm and the "
+                         "torchvision built for this torch, or leave timm_torch out of --sections.") from None
+    build, versions["timm_version"] = build_timm, timm.__version__
   device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
   torch.backends.cuda.matmul.allow_tf32 = True  # As JAX's default float32 matmul precision on GPUs.
   torch.backends.cudnn.allow_tf32 = True
@@ -313,7 +328,7 @@ def run_timm_section(options: Dict[str, Any]) -> Dict[str, Any]:
     for network, compiled in variants:
       for mode in options["modes"]:
         torch.manual_seed(0)
-        model = build_timm(sizes).to(device)
+        model = build(sizes).to(device)
         runner = torch.compile(model) if compiled else model
         if mode == "infer":
           model.eval()
@@ -339,8 +354,7 @@ def run_timm_section(options: Dict[str, Any]) -> Dict[str, Any]:
         del model, runner
         if device.type == "cuda":
           torch.cuda.empty_cache()
-  return {"rows": rows, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
-          "torch_version": torch.__version__, "timm_version": timm.__version__}
+  return {"rows": rows, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu", **versions}
 
 
 # -- Driver ------------------------------------------------------------------------------------------------
@@ -369,6 +383,8 @@ def _spawn(section: str, options: Dict[str, Any], timeout: float) -> Dict[str, A
   if section != "timm_torch":
     env["KERAS_BACKEND"] = "jax"
   command = [sys.executable, os.path.abspath(__file__), f"--section={section}", f"--options={json.dumps(options)}"]
+  if options.get("without_tensorflow"):
+    command.append("--without_tensorflow")
   start = time.perf_counter()
   proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
   if proc.returncode != 0:
@@ -457,6 +473,8 @@ def parse_args(argv: Optional[Sequence[str]] = None):
                       help="toy sizes (width 32, 2 blocks, 32 px, batch 2, 2 steps): the CPU test")
   parser.add_argument("--section_timeout", type=float, default=1200, help="seconds per section subprocess")
   parser.add_argument("--json", default=None, help="write the results here")
+  parser.add_argument("--without_tensorflow", action="store_true",
+                      help="block `import tensorflow` in every section, as on an accelerator host without it")
   parser.add_argument("--section", default=None, help=argparse.SUPPRESS)  # Internal: run one section.
   parser.add_argument("--options", default=None, help=argparse.SUPPRESS)
   return parser.parse_args(argv)
@@ -472,6 +490,8 @@ def _split(text: str, allowed: Sequence[str], flag: str) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
   args = parse_args(argv)
+  if args.without_tensorflow:
+    sys.modules["tensorflow"] = None  # `import tensorflow` now raises ModuleNotFoundError.
   if args.section:  # A child: one section, one JSON line.
     print(json.dumps(run_section(args.section, json.loads(args.options))), flush=True)
     return {}
@@ -481,7 +501,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
              "matmul_reps": 2 if args.tiny else args.matmul_reps,
              "precisions": _split(args.precision, PRECISIONS, "--precision"),
              "modes": _split(args.mode, MODES, "--mode"), "torch_compile": args.torch_compile,
-             "count_flops": args.tiny}
+             "count_flops": args.tiny, "without_tensorflow": args.without_tensorflow}
   result = run(options, _split(args.sections, SECTIONS, "--sections"), args.section_timeout)
   print(format_table(result), flush=True)
   if args.json:
