@@ -55,11 +55,13 @@ def __dir__():
 
 
 def _import_everything():
-  # The TensorFlow backend keeps the import-time registration of every serialisable, op and dataset.
-  from model_garden import data, text, evaluation, export, layers, models, objectives, optimizers, registry  # noqa: F401,I001,E501  pylint: disable=g-import-not-at-top,unused-import
-  from model_garden import training  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (after the packages it drives)
-  from model_garden import transfer  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (above training)
-  from model_garden import presets  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (after export and models)
+  # The TensorFlow backend keeps the import-time registration of every serialisable, op and dataset; the
+  # order matters (training drives the packages above it, presets use export and models).
+  # pylint: disable=g-import-not-at-top,unused-import
+  from model_garden import data, text, evaluation, export, layers, models, objectives, optimizers, registry  # noqa
+  from model_garden import training  # noqa: F401
+  from model_garden import transfer  # noqa: F401
+  from model_garden import presets  # noqa: F401
 
 
 if _backends.is_tensorflow():
