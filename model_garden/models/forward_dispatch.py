@@ -8,11 +8,11 @@ return the pair. Routing torch's call straight to Keras fixes it and changes not
 
 from __future__ import annotations
 
-from keras.src.ops.operation import Operation
+import keras
 
 
 class ForwardDispatch:
   """Mixin placed before `keras.Model`: torch's `Module.__call__` goes to Keras, not to `self.forward`."""
 
   def _call_impl(self, *args, **kwargs):  # torch.nn.Module's dispatch (the PyTorch backend only).
-    return Operation.__call__(self, *args, **kwargs)
+    return keras.Operation.__call__(self, *args, **kwargs)
