@@ -394,8 +394,12 @@ def _spawn(section: str, options: Dict[str, Any], timeout: float) -> Dict[str, A
   return result
 
 
-def run(options: Dict[str, Any], sections: Sequence[str], timeout: float) -> Dict[str, Any]:
-  """Every section in its subprocess; the rows get MFU against the measured peak of their precision."""
+def run(options: Dict[str, Any], sections: Sequence[str], timeout: float,
+        json_path: Optional[str] = None) -> Dict[str, Any]:
+  """Every section in its subprocess; the rows get MFU against the measured peak of their precision.
+
+  With `json_path`, the result so far is written after each section (a run cut short keeps what it measured).
+  """
   result: Dict[str, Any] = {"options": options, "sections": {}, "results": [], "errors": {}}
   for section in sections:
     out = _spawn(section, options, timeout)
@@ -408,6 +412,21 @@ def run(options: Dict[str, Any], sections: Sequence[str], timeout: float) -> Dic
     if section == "peak":
       result["peaks"] = out["peaks"]
     print(f"[{section}] done in {out['wall_s']:.0f} s", file=sys.stderr, flush=True)
+    for row in out.get("rows", []):
+      print(f"[{section}] {row['precision']} {row['mode']}: {row['imgs_per_sec']:.1f} img/s", file=sys.stderr,
+            flush=True)
+    if json_path:
+      _write_json(json_path, _finish(result))
+  return _finish(result)
+
+
+def _write_json(path: str, result: Dict[str, Any]) -> None:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(result, f, indent=1)
+
+
+def _finish(result: Dict[str, Any]) -> Dict[str, Any]:
   peaks = result.get("peaks", {})
   for row in result["results"]:
     peak = peaks.get(row["precision"], {}).get("tflops")
@@ -502,12 +521,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
              "precisions": _split(args.precision, PRECISIONS, "--precision"),
              "modes": _split(args.mode, MODES, "--mode"), "torch_compile": args.torch_compile,
              "count_flops": args.tiny, "without_tensorflow": args.without_tensorflow}
-  result = run(options, _split(args.sections, SECTIONS, "--sections"), args.section_timeout)
+  result = run(options, _split(args.sections, SECTIONS, "--sections"), args.section_timeout, args.json)
   print(format_table(result), flush=True)
   if args.json:
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w", encoding="utf-8") as f:
-      json.dump(result, f, indent=1)
+    _write_json(args.json, result)
   return result
 
 
