@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 STAMP_DEV := $(VENV)/.installed-dev
 WORKDIR ?= workdirs/demo
 PYTEST_ARGS ?=
+# The cross-backend tests (tests/test_backends.py) need PyTorch: 2.13.0 is the CPU build in this machine's wheel
+# cache (a plain `torch` from the index is the multi-GB CUDA build). Elsewhere, e.g. `make test TORCH_PACKAGES=torch`.
+TORCH_PACKAGES ?= torch==2.13.0
 
 .PHONY: demo test install install-dev clean benchmark
 
@@ -19,6 +22,7 @@ $(STAMP): setup.py $(PY)
 
 $(STAMP_DEV): setup.py $(PY)
 	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q $(TORCH_PACKAGES)
 	touch $@ $(STAMP)
 
 install: $(STAMP)

@@ -22,8 +22,16 @@ INSTALL_REQUIRES = [
     "tensorboard>=2.19",  # TF 2.21 no longer pulls it; the trainer writes summaries.
     "importlib_resources",  # tfds 4.9.10 imports it on Python 3.11 without declaring it.
 ]
+# The networks, converters and presets also run on Keras' JAX and PyTorch backends (KERAS_BACKEND=jax/torch):
+# `pip install model_garden[jax]` or `[torch]`; for GPUs install the framework's CUDA build as its docs say.
+JAX_REQUIRES = ["jax>=0.4.34", "jaxlib>=0.4.34"]
+TORCH_REQUIRES = ["torch>=2.4"]
 EXTRAS_REQUIRE = {
+    "jax": JAX_REQUIRES,
+    "torch": TORCH_REQUIRES,
     "dev": [
+        *JAX_REQUIRES,  # tests/test_backends.py runs every network on JAX and PyTorch (the Makefile adds
+        # PyTorch's CPU build).
         "pytest>=8",
         "pytest-xdist>=3.5",
         "keras-hub>=0.31,<0.32",

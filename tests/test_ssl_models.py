@@ -67,6 +67,9 @@ def test_resnet_v2_save_load():
 
 def test_revnet_custom_gradient_equals_plain_gradient(monkeypatch):
   spec = "ssl_revnet(layers=(2, 2, 1, 1), width=0.0625, image_size=16, num_classes=3, memory_saving={})"
+  # Seeded: rebuilding x1 = y1 - F(x2) rounds, and with unlucky random weights a near-zero input gradient
+  # that cancels large terms can land just past atol.
+  keras.utils.set_random_seed(0)
   saving, plain = models.get(spec.format(True)), models.get(spec.format(False))
   plain.set_weights(saving.get_weights())
   recomputed = []

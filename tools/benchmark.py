@@ -74,6 +74,21 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _backend_flag(argv: Sequence[str]) -> Optional[str]:
+  """The value of --backend in `argv`: Keras reads KERAS_BACKEND once, at import, so it is set before."""
+  for i, arg in enumerate(argv):
+    if arg.startswith("--backend="):
+      return arg.split("=", 1)[1]
+    if arg == "--backend" and i + 1 < len(argv):
+      return argv[i + 1]
+  return None
+
+
+if __name__ == "__main__" and _backend_flag(sys.argv[1:]) in BACKENDS:
+  os.environ["KERAS_BACKEND"] = _backend_flag(sys.argv[1:])
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -121,6 +136,7 @@ class Options:
   jit_compile: bool = False
   seed: int = 0
   json: bool = False
+  backend: str = "tensorflow"
 
 
 # -- FLOPs ------------------------------------------------------------------------------------------------
@@ -242,6 +258,8 @@ def count_flops(fn: Callable, input_shape: Sequence[int], batch: int = 1, dtype=
     >>> count_flops(dense, (64,))["flops"]
     1280
   """
+  if keras.backend.backend() != "tensorflow":
+    return other_backend_flops(fn, input_shape)
   call = (lambda x: fn(x, training=False)) if isinstance(fn, keras.Model) else fn
   concrete = tf.function(call).get_concrete_function(tf.TensorSpec((batch, *input_shape), dtype))
   counted = graph_flops(concrete.graph, concrete.outputs)
@@ -260,6 +278,8 @@ def measure_matmul_peak(dtype: str, size: int = 4096, reps: int = 5) -> Dict[str
   The best is the peak MFU divides by: it is what this process, on this device and these threads, can
   reach, so MFU is not flattered or penalised by a datasheet number that the library cannot hit.
   """
+  if keras.backend.backend() != "tensorflow":
+    return other_backend_matmul_peak(dtype, size, reps)
   a = tf.cast(tf.random.stateless_uniform((size, size), seed=[1, 2], minval=-1, maxval=1), dtype)
   b = tf.cast(tf.random.stateless_uniform((size, size), seed=[3, 4], minval=-1, maxval=1), dtype)
 
@@ -286,11 +306,15 @@ def peak_rss_mib() -> float:
 
 
 def _accelerator() -> Optional[str]:
+  if keras.backend.backend() != "tensorflow":
+    return None
   gpus = tf.config.list_logical_devices("GPU")
   return gpus[0].name if gpus else None
 
 
 def reset_device_peak() -> None:
+  if keras.backend.backend() != "tensorflow":
+    return
   try:
     tf.config.experimental.reset_memory_stats(_accelerator() or "CPU:0")
   except (ValueError, RuntimeError, tf.errors.OpError):
@@ -303,6 +327,8 @@ def device_peak_mib() -> Optional[float]:
   TF 2.21 tracks its CPU allocator too (older versions raise ValueError there). On CPU it misses memory
   that oneDNN and Python allocate themselves, so it is a lower bound; peak RSS is the total.
   """
+  if keras.backend.backend() != "tensorflow":
+    return None  # TF's allocator statistics only; peak RSS covers the other backends.
   device = _accelerator() or "CPU:0"
   try:
     return tf.config.experimental.get_memory_info(device)["peak"] / 2.0 ** 20
@@ -311,6 +337,8 @@ def device_peak_mib() -> Optional[float]:
 
 
 def describe_device() -> str:
+  if keras.backend.backend() != "tensorflow":
+    return f"{keras.backend.backend()}: {other_backend_device()}"
   gpus = tf.config.list_physical_devices("GPU")
   if gpus:
     details = tf.config.experimental.get_device_details(gpus[0])
@@ -368,7 +396,14 @@ def _trainable(optimizer, variables):
 
 
 def make_step(model, mode: str, optimizer=None, jit_compile: bool = False) -> Callable:
-  """A `tf.function` of one benchmark step: forward only ("infer") or a full train step ("train")."""
+  """A `tf.function` of one benchmark step: forward only ("infer") or a full train step ("train").
+
+  On JAX, a jitted stateless step (its state held by the returned function); on PyTorch, an eager step.
+  """
+  if keras.backend.backend() == "jax":
+    return jax_step(model, mode, optimizer)
+  if keras.backend.backend() == "torch":
+    return torch_step(model, mode, optimizer)
   if mode == "infer":
     def infer_step(images, labels):
       del labels
@@ -393,7 +428,10 @@ def make_step(model, mode: str, optimizer=None, jit_compile: bool = False) -> Ca
 def time_step(step: Callable, images, labels, steps: int, warmup: int) -> Dict[str, Any]:
   """Traces `step`, runs `warmup` untimed steps, then times `steps` steps (each waits for its result)."""
   start = time.perf_counter()
-  step.get_concrete_function(images, labels)
+  if keras.backend.backend() == "tensorflow":
+    step.get_concrete_function(images, labels)
+  else:  # JAX compiles (PyTorch warms up) on the first call.
+    _wait(step(images, labels))
   trace_s = time.perf_counter() - start
   start = time.perf_counter()
   for _ in range(warmup):
@@ -409,7 +447,147 @@ def time_step(step: Callable, images, labels, steps: int, warmup: int) -> Dict[s
 
 def _wait(result) -> None:
   # Fetching a value forces the (possibly asynchronous, on GPU) computation to finish.
-  tf.nest.map_structure(lambda t: t.numpy(), result)
+  keras.tree.map_structure(keras.ops.convert_to_numpy, result)
+
+
+# -- JAX and PyTorch ----------------------------------------------------------------------------------------
+def _gpu_benchmark():
+  """tools/gpu_benchmark.py (the jaxpr FLOP counter and the JAX matmul peak live there)."""
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  import gpu_benchmark  # pylint: disable=g-import-not-at-top
+  return gpu_benchmark
+
+
+def other_backend_flops(model, input_shape: Sequence[int]) -> Dict[str, Any]:
+  """`count_flops` on JAX (the dot_generals and convolutions of the jaxpr) or PyTorch (FlopCounterMode)."""
+  x = keras.ops.zeros((1, *input_shape), "float32")
+  if keras.backend.backend() == "jax":
+    values = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+    by_dtype: Dict[str, int] = {}
+    flops = _gpu_benchmark().jaxpr_flops(lambda tv, ntv, images: model.stateless_call(tv, ntv, images)[0],
+                                         *values, x, by_dtype=by_dtype)
+    by_op = {"dot_general+conv": flops}
+  else:
+    import torch  # pylint: disable=g-import-not-at-top
+    from torch.utils.flop_counter import FlopCounterMode  # pylint: disable=g-import-not-at-top
+    counter = FlopCounterMode(display=False, custom_mapping=_torch_attention_flops())
+    with torch.no_grad(), counter:
+      model(x, training=False)
+    flops = int(counter.get_total_flops())
+    by_op = {str(k): int(v) for k, v in counter.get_flop_counts().get("Global", {}).items()}
+    by_dtype = {}
+  output = keras.ops.shape(model(x, training=False))
+  return {"flops": flops, "by_op": by_op, "by_dtype": by_dtype, "uncounted": [],
+          "output_shape": tuple(int(d) for d in output)}
+
+
+def _torch_attention_flops() -> Dict[Any, Callable]:
+  """FlopCounterMode formulas for the fused attention kernels it has none for (the CPU flash kernel)."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  def attention(query, key, value, *args, out_shape=None, **kwargs):
+    del args, out_shape, kwargs
+    batch, heads, q_len, depth = query
+    return 2 * batch * heads * q_len * key[-2] * depth + 2 * batch * heads * q_len * key[-2] * value[-1]
+
+  kernel = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+  return {kernel: attention} if kernel is not None else {}
+
+
+def other_backend_matmul_peak(dtype: str, size: int, reps: int) -> Dict[str, float]:
+  if keras.backend.backend() == "jax":
+    peak = _gpu_benchmark().jax_matmul_peak(dtype, size, reps)
+    gflops = 1e3 * peak["tflops"]
+    return {"gflops": gflops, "median_gflops": gflops, "size": size, "dtype": dtype, "reps": reps}
+  import torch  # pylint: disable=g-import-not-at-top
+  device = "cuda" if torch.cuda.is_available() else "cpu"
+  generator = torch.Generator().manual_seed(1)
+  a = (torch.rand((size, size), generator=generator) * 2 - 1).to(device, getattr(torch, dtype))
+  b = (torch.rand((size, size), generator=generator) * 2 - 1).to(device, getattr(torch, dtype))
+  (a @ b).sum().item()
+  times = []
+  for _ in range(max(1, reps)):
+    start = time.perf_counter()
+    (a @ b).sum().item()
+    times.append(time.perf_counter() - start)
+  flops = 2.0 * size ** 3
+  return {"gflops": flops / min(times) / 1e9, "median_gflops": flops / statistics.median(times) / 1e9,
+          "size": size, "dtype": dtype, "reps": len(times)}
+
+
+def other_backend_device() -> str:
+  if keras.backend.backend() == "jax":
+    import jax  # pylint: disable=g-import-not-at-top
+    device = jax.devices()[0]
+    if device.platform != "cpu":
+      return f"{device.platform.upper()}: {device.device_kind} (x{len(jax.devices())})"
+  else:
+    import torch  # pylint: disable=g-import-not-at-top
+    if torch.cuda.is_available():
+      return f"GPU: {torch.cuda.get_device_name(0)} (x{torch.cuda.device_count()})"
+  return f"CPU: {len(os.sched_getaffinity(0))} cores available to the process"
+
+
+def _loss(logits, labels):
+  # float32 loss under mixed precision, as the TensorFlow step.
+  return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(
+      labels, keras.ops.cast(logits, "float32"), from_logits=True))
+
+
+def jax_step(model, mode: str, optimizer=None) -> Callable:
+  """`step(images, labels)`: a jitted stateless Keras step whose state (variables) the closure carries."""
+  import jax  # pylint: disable=g-import-not-at-top
+  state = {"trainable": [v.value for v in model.trainable_variables],
+           "non_trainable": [v.value for v in model.non_trainable_variables]}
+  if mode == "infer":
+    infer = jax.jit(lambda tv, ntv, images: model.stateless_call(tv, ntv, images, training=False)[0])
+    return lambda images, labels: infer(state["trainable"], state["non_trainable"], images)
+  optimizer.build(model.trainable_variables)
+  state["optimizer"] = [v.value for v in optimizer.variables]
+  # The step donates its state: it gets copies, so the model's own variables stay usable for the next mode.
+  state["trainable"], state["non_trainable"] = jax.tree_util.tree_map(
+      jax.numpy.copy, (state["trainable"], state["non_trainable"]))
+
+  def loss_fn(tv, ntv, images, labels):
+    logits, ntv = model.stateless_call(tv, ntv, images, training=True)
+    return _loss(logits, labels), ntv
+
+  grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+  def train(tv, ntv, opt, images, labels):
+    (loss, ntv), grads = grad_fn(tv, ntv, images, labels)
+    tv, opt = optimizer.stateless_apply(opt, grads, tv)
+    return loss, tv, ntv, opt
+
+  train = jax.jit(train, donate_argnums=(0, 1, 2))
+
+  def step(images, labels):
+    loss, state["trainable"], state["non_trainable"], state["optimizer"] = train(
+        state["trainable"], state["non_trainable"], state["optimizer"], images, labels)
+    return loss
+  return step
+
+
+def torch_step(model, mode: str, optimizer=None) -> Callable:
+  """`step(images, labels)`: an eager PyTorch step, as Keras' own torch trainer runs one."""
+  import torch  # pylint: disable=g-import-not-at-top
+  if mode == "infer":
+    def infer(images, labels):
+      del labels
+      with torch.no_grad():
+        return model(images, training=False)
+    return infer
+  variables = list(model.trainable_variables)
+  optimizer.build(variables)
+
+  def train(images, labels):
+    model.zero_grad()
+    loss = _loss(model(images, training=True), labels)
+    loss.backward()
+    with torch.no_grad():
+      optimizer.apply([v.value.grad for v in variables], variables)
+    return loss
+  return train
 
 
 # -- The benchmark ----------------------------------------------------------------------------------------
@@ -436,10 +614,16 @@ def _bench_network(model: keras.Model, built: Dict[str, Any], options: Options, 
   """Times every mode of one built network; returns one result row per mode (MFU is added by `run`)."""
   forward_flops = counted["flops"]
   num_classes = int(counted["output_shape"][-1])
-  images = tf.random.stateless_uniform((options.batch, image_size, image_size, 3), seed=[options.seed, 0],
-                                       minval=-1.0, maxval=1.0)
-  labels = tf.random.stateless_uniform((options.batch,), seed=[options.seed, 1], minval=0,
-                                       maxval=num_classes, dtype=tf.int32)
+  if keras.backend.backend() == "tensorflow":
+    images = tf.random.stateless_uniform((options.batch, image_size, image_size, 3), seed=[options.seed, 0],
+                                         minval=-1.0, maxval=1.0)
+    labels = tf.random.stateless_uniform((options.batch,), seed=[options.seed, 1], minval=0,
+                                         maxval=num_classes, dtype=tf.int32)
+  else:
+    rng = np.random.default_rng(options.seed)
+    images = keras.ops.convert_to_tensor(
+        rng.uniform(-1, 1, (options.batch, image_size, image_size, 3)).astype("float32"))
+    labels = keras.ops.convert_to_tensor(rng.integers(0, num_classes, (options.batch,)).astype("int32"))
   rows = []
   for mode in options.modes:
     optimizer, opt_name = None, None
@@ -524,7 +708,8 @@ def run(options: Options) -> Dict[str, Any]:
   result: Dict[str, Any] = {
       "model": options.model, "batch": options.batch, "steps": options.steps, "warmup": options.warmup,
       "modes": list(options.modes), "precisions": list(options.precisions), "device": describe_device(),
-      "jit_compile": options.jit_compile, "matmul_peak_gflops": {}, "matmul_peak": {},
+      "jit_compile": options.jit_compile, "backend": keras.backend.backend(), "matmul_peak_gflops": {},
+      "matmul_peak": {},
       "flops_per_image": {}, "flops_detail": {}, "results": [], "keras_hub_note": None,
   }
   def count(kind, model, image_size):
@@ -600,6 +785,15 @@ def _check(options: Options) -> None:
       raise FlagError(f"Unknown precision {precision!r}; expected a comma list of {', '.join(PRECISIONS)}.")
   if options.compare not in COMPARES:
     raise FlagError(f"Unknown --compare {options.compare!r}; expected one of {', '.join(COMPARES)}.")
+  if options.backend not in BACKENDS:
+    raise FlagError(f"Unknown --backend {options.backend!r}; expected one of {', '.join(BACKENDS)}.")
+  if options.backend != keras.backend.backend():
+    raise FlagError(f"--backend={options.backend} but Keras runs on {keras.backend.backend()} (it picks its "
+                    f"backend once, at import): pass --backend on the command line of tools/benchmark.py.")
+  if options.backend != "tensorflow" and (options.optimizer or options.jit_compile or options.optimizer_state):
+    raise FlagError("--optimizer, --optimizer_state and --jit_compile are TensorFlow-only here (model_garden's "
+                    f"optimizers and tf.function); drop them with --backend={options.backend} (JAX steps are "
+                    "always XLA-compiled).")
   if options.batch < 1 or options.steps < 1 or options.warmup < 0:
     raise FlagError("--batch and --steps must be >= 1, --warmup >= 0.")
   if options.matmul_size < 1 or options.matmul_reps < 1:
@@ -615,7 +809,7 @@ def _fmt(value, spec: str, missing: str = "-") -> str:
 
 def format_table(result: Dict[str, Any]) -> str:
   """The human-readable report of `run()`'s result."""
-  lines = [f"model_garden benchmark: {result['model']}",
+  lines = [f"model_garden benchmark: {result['model']} (Keras backend: {result.get('backend', 'tensorflow')})",
            f"  batch {result['batch']} at {result.get('image_size', '?')} px; {result['steps']} timed steps "
            f"after {result['warmup']} warm-up (median step); {result['device']}"
            + ("; XLA" if result["jit_compile"] else "")]
@@ -714,12 +908,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Options:
   parser.add_argument("--jit_compile", action="store_true", help="XLA-compile the steps")
   parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the random inputs")
   parser.add_argument("--json", action="store_true", help="print one JSON line with all numbers at the end")
+  parser.add_argument("--backend", default=keras.backend.backend(), choices=BACKENDS,
+                      help="Keras backend: tensorflow (tf.function steps), jax (jitted stateless steps) or "
+                           "torch (eager); set before Keras is imported")
   args = parser.parse_args(argv)
   return Options(model=args.model, batch=args.batch, modes=_comma_list(args.mode),
                  precisions=_comma_list(args.precision), steps=args.steps, warmup=args.warmup,
                  compare=args.compare, optimizer=args.optimizer, lr=args.lr,
                  optimizer_state=args.optimizer_state, matmul_size=args.matmul_size,
-                 matmul_reps=args.matmul_reps, jit_compile=args.jit_compile, seed=args.seed, json=args.json)
+                 matmul_reps=args.matmul_reps, jit_compile=args.jit_compile, seed=args.seed, json=args.json,
+                 backend=args.backend)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:

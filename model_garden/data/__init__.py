@@ -3,6 +3,10 @@
 `data/` imports only tensorflow, tfds, keras and `registry`; it knows nothing of models or objectives.
 """
 
+from model_garden import backends as _backends
+
+_backends.tensorflow("model_garden.data (tf.data input pipelines, tfds datasets)")
+
 from model_garden.data import mg_shapes, ops_general, ops_image  # noqa: F401  (registers ops, dataset)
 from model_garden.data.pipeline import (CorruptExampleError, DatasetUnavailableError, get_builder,
                                         get_dataset, guarded_map)

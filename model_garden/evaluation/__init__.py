@@ -4,6 +4,10 @@
 never objectives/ or the trainer.
 """
 
+from model_garden import backends as _backends
+
+_backends.tensorflow("model_garden.evaluation (tf.data evaluators)")
+
 from model_garden.evaluation.classification import ClassificationEvaluator
 from model_garden.evaluation.registry import EVALUATORS, register
 from model_garden.evaluation.fewshot import FewShotEvaluator

@@ -42,6 +42,7 @@ from typing import Callable, Dict, Optional, Sequence
 import keras
 import tensorflow as tf
 
+from model_garden.export.preprocessing import RESIZE_METHODS  # noqa: F401  (checked before the slow trace)
 
 SERVE_BYTES = "serve_bytes"
 SERVE_UINT8 = "serve_uint8"
@@ -51,9 +52,6 @@ SERVING_DEFAULT = "serving_default"
 SIGNATURE_NAMES = (SERVING_DEFAULT, SERVE_BYTES, SERVE_UINT8, SERVE_FLOAT)
 
 ACTIVATIONS = ("softmax", "sigmoid")
-# The methods tf.image.resize accepts; checked here so a typo fails before the (slow) trace.
-RESIZE_METHODS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",
-                  "mitchellcubic")
 
 
 def preprocess_uint8(images, image_size: int, resize_method: str = "bilinear") -> tf.Tensor:

@@ -1,4 +1,5 @@
-"""Building blocks shared by the networks. Layers import only keras/tensorflow, never models/."""
+"""Building blocks shared by the networks. Layers import only keras (TensorFlow only behind a backend check), never
+models/."""
 
 from model_garden.layers.checks import ImageInputError, check_images
 from model_garden.layers.class_token import ClassToken

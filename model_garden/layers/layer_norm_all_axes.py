@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
+
+from model_garden.layers.tensor_ops import moments
 
 
 @keras.saving.register_keras_serializable("model_garden")
@@ -36,11 +38,11 @@ class LayerNormAllAxes(keras.layers.Layer):
     self.built = True
 
   def call(self, inputs):
-    x = tf.cast(inputs, tf.float32)
-    mean, variance = tf.nn.moments(x, list(range(1, len(x.shape))), keepdims=True)
-    y = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
-    y = y * tf.convert_to_tensor(self.gamma) + tf.convert_to_tensor(self.beta)
-    return tf.cast(y, inputs.dtype)
+    x = ops.cast(inputs, "float32")
+    mean, variance = moments(x, range(1, len(x.shape)), keepdims=True)
+    y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+    y = y * ops.convert_to_tensor(self.gamma) + ops.convert_to_tensor(self.beta)
+    return ops.cast(y, inputs.dtype)
 
   def compute_output_shape(self, input_shape):
     return input_shape

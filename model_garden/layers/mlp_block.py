@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Optional
 
 import keras
-import tensorflow as tf
 from keras import ops
+
+from model_garden.layers import tensor_ops
 
 
 @keras.saving.register_keras_serializable("model_garden")
@@ -58,19 +59,12 @@ class MlpBlock(keras.layers.Layer):
     self.built = True
 
   def call(self, x, training=False):
-    # 2-D MatMul + BiasAdd on (tokens, width) rather than Dense's 3-D matmul: oneDNN fuses the pair on
-    # CPU (see tools/benchmark.py); the weights stay Dense_0/Dense_1's, so checkpoints are unchanged.
-    x = self._dense(self.dense_0, x)
+    # On TensorFlow, `tensor_ops.dense` is a 2-D MatMul + BiasAdd on (tokens, width) that oneDNN fuses on CPU
+    # (see tools/benchmark.py); the weights stay Dense_0/Dense_1's, so checkpoints are unchanged.
+    x = tensor_ops.dense(x, self.dense_0.kernel, self.dense_0.bias)
     x = ops.gelu(x, approximate=True)
     x = self.drop(x, training=training)
-    return self._dense(self.dense_1, x)
-
-  @staticmethod
-  def _dense(layer, x):
-    kernel = ops.cast(layer.kernel, x.dtype)
-    y = tf.matmul(tf.reshape(x, (-1, kernel.shape[0])), kernel)
-    y = tf.nn.bias_add(y, ops.cast(layer.bias, y.dtype))
-    return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [kernel.shape[1]]], axis=0))
+    return tensor_ops.dense(x, self.dense_1.kernel, self.dense_1.bias)
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape[:-1]) + (self.out_dim or input_shape[-1],)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 import keras
-import tensorflow as tf
 from keras import ops
+
+from model_garden import backends
 
 
 @keras.saving.register_keras_serializable("model_garden")
@@ -73,12 +74,16 @@ class MultiHeadDotProductAttention(keras.layers.Layer):
   def call(self, query, key_value=None, training=False):
     del training  # No attention dropout (as big_vision).
     kv = query if key_value is None else key_value
+    if not backends.is_tensorflow():
+      return self._attend(query, kv)
+    tf = backends.tensorflow()
     heads, head_dim = self.num_heads, self.query_kernel.shape[-1]
     # Each projection is one 2-D MatMul + BiasAdd on (batch * tokens, width): on CPU, oneDNN fuses that
     # pair, which the 3-D einsum form (a broadcast BatchMatMul + Add) never gets; the result is the same.
-    q = self._project(query, self.query_kernel, self.query_bias) * ops.cast(1.0 / math.sqrt(head_dim), query.dtype)
-    k = self._project(kv, self.key_kernel, self.key_bias)
-    v = self._project(kv, self.value_kernel, self.value_bias)
+    q = self._project_tf(query, self.query_kernel, self.query_bias) * ops.cast(1.0 / math.sqrt(head_dim),
+                                                                                 query.dtype)
+    k = self._project_tf(kv, self.key_kernel, self.key_bias)
+    v = self._project_tf(kv, self.value_kernel, self.value_bias)
     logits = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))  # (batch, heads, q, k)
     weights = ops.cast(ops.softmax(ops.cast(logits, "float32"), axis=-1), v.dtype)
     y = ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3))  # (batch, q, heads, head_dim)
@@ -88,13 +93,33 @@ class MultiHeadDotProductAttention(keras.layers.Layer):
     out = tf.nn.bias_add(out, ops.cast(self.out_bias, out.dtype))
     return tf.reshape(out, (batch, length, out.shape[-1]))
 
-  def _project(self, x, kernel, bias):
+  def _project_tf(self, x, kernel, bias):
     """x (batch, tokens, width) -> (batch, heads, tokens, head_dim) through the (width, heads, head_dim) kernel."""
+    tf = backends.tensorflow()
     width, heads, head_dim = kernel.shape
     batch, length = tf.shape(x)[0], tf.shape(x)[1]
     y = tf.matmul(tf.reshape(x, (-1, width)), tf.reshape(ops.cast(kernel, x.dtype), (width, heads * head_dim)))
     y = tf.nn.bias_add(y, tf.reshape(ops.cast(bias, y.dtype), (heads * head_dim,)))
     return tf.transpose(tf.reshape(y, (batch, length, heads, head_dim)), (0, 2, 1, 3))
+
+  def _attend(self, query, kv):
+    """The same attention in `keras.ops` (JAX, PyTorch), through `ops.dot_product_attention`.
+
+    Its (batch, tokens, heads, head_dim) layout needs no transposes, and JAX and PyTorch run it as their
+    fused attention, with the softmax in float32 as above; the query is scaled first, as Flax does.
+    """
+    heads, head_dim = self.num_heads, self.query_kernel.shape[-1]
+
+    def project(x, kernel, bias):
+      y = ops.einsum("btd,dnh->btnh", x, ops.cast(kernel, x.dtype))
+      return y + ops.cast(bias, y.dtype)
+
+    q = project(query, self.query_kernel, self.query_bias) * ops.cast(1.0 / math.sqrt(head_dim), query.dtype)
+    k = project(kv, self.key_kernel, self.key_bias)
+    v = project(kv, self.value_kernel, self.value_bias)
+    y = ops.dot_product_attention(q, k, v, scale=1.0)  # (batch, q, heads, head_dim)
+    out = ops.einsum("btnh,nhd->btd", y, ops.cast(self.out_kernel, y.dtype))
+    return out + ops.cast(self.out_bias, out.dtype)
 
   def compute_output_shape(self, query_shape, key_value_shape=None):
     return tuple(query_shape)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
+
+from model_garden import backends
+from model_garden.layers.tensor_ops import moments
 
 
 class _Accumulator:
   """Sums of per-batch means and variances; a plain object so Keras does not track or save it."""
 
   def __init__(self, channels: int):
-    self.mean = tf.Variable(tf.zeros([channels]), trainable=False)
-    self.variance = tf.Variable(tf.zeros([channels]), trainable=False)
-    self.count = tf.Variable(0.0, trainable=False)
+    self.mean = keras.Variable(ops.zeros([channels]), trainable=False, name="standing_mean_sum")
+    self.variance = keras.Variable(ops.zeros([channels]), trainable=False, name="standing_variance_sum")
+    self.count = keras.Variable(0.0, trainable=False, name="standing_count")
 
 
 @keras.saving.register_keras_serializable("model_garden")
@@ -77,7 +80,7 @@ class StandingBatchNorm(keras.layers.Layer):
     acc = self._accumulator
     if acc is None:
       raise RuntimeError(f"{self.name}: finish_standing_statistics() without start_standing_statistics().")
-    count = float(acc.count.numpy())
+    count = float(ops.convert_to_numpy(acc.count))
     if count:
       self.moving_mean.assign(acc.mean / count)
       self.moving_variance.assign(acc.variance / count)
@@ -86,7 +89,8 @@ class StandingBatchNorm(keras.layers.Layer):
 
   # -- Forward ------------------------------------------------------------------------------------------------
   def _batch_moments(self, x, axes):
-    if self.cross_replica:
+    if self.cross_replica and backends.is_tensorflow():  # Replica contexts are tf.distribute's.
+      tf = backends.tensorflow()
       context = tf.distribute.get_replica_context()
       if context is not None and context.num_replicas_in_sync > 1:
         count = tf.cast(tf.reduce_prod(tf.gather(tf.shape(x), axes)), tf.float32)
@@ -94,10 +98,10 @@ class StandingBatchNorm(keras.layers.Layer):
                                           count])
         mean = sums[0] / sums[2]
         return mean, tf.maximum(sums[1] / sums[2] - tf.square(mean), 0.0)
-    return tf.nn.moments(x, axes)
+    return moments(x, axes)
 
   def call(self, inputs, training=False):
-    x = tf.cast(inputs, tf.float32)
+    x = ops.cast(inputs, "float32")
     axes = list(range(len(x.shape) - 1))
     accumulator = self._accumulator
     if training:
@@ -105,18 +109,18 @@ class StandingBatchNorm(keras.layers.Layer):
       self.moving_mean.assign(self.momentum * self.moving_mean + (1.0 - self.momentum) * mean)
       self.moving_variance.assign(self.momentum * self.moving_variance + (1.0 - self.momentum) * variance)
     elif accumulator is not None:
-      mean, variance = tf.nn.moments(x, axes)
+      mean, variance = moments(x, axes)
       accumulator.mean.assign_add(mean)
       accumulator.variance.assign_add(variance)
       accumulator.count.assign_add(1.0)
     else:
-      mean, variance = tf.convert_to_tensor(self.moving_mean), tf.convert_to_tensor(self.moving_variance)
-    y = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
+      mean, variance = ops.convert_to_tensor(self.moving_mean), ops.convert_to_tensor(self.moving_variance)
+    y = (x - mean) * ops.rsqrt(variance + self.epsilon)
     if self.gamma is not None:
-      y = y * tf.convert_to_tensor(self.gamma)
+      y = y * ops.convert_to_tensor(self.gamma)
     if self.beta is not None:
-      y = y + tf.convert_to_tensor(self.beta)
-    return tf.cast(y, inputs.dtype)
+      y = y + ops.convert_to_tensor(self.beta)
+    return ops.cast(y, inputs.dtype)
 
   def compute_output_shape(self, input_shape):
     return input_shape

@@ -8,10 +8,11 @@ import keras
 from keras.src import backend as keras_backend  # compute_output_spec: symbolic build, no FLOPs spent.
 
 from model_garden.layers.checks import check_images
+from model_garden.models.forward_dispatch import ForwardDispatch
 
 
 @keras.saving.register_keras_serializable("model_garden")
-class ImageModel(keras.Model):
+class ImageModel(ForwardDispatch, keras.Model):
   """A network that maps images in [-1, 1] to logits and exposes named intermediates.
 
   Follows big_vision's convention: a network computes `(logits, out)` where `out` is a dict of named

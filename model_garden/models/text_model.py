@@ -6,6 +6,8 @@ from typing import Dict
 
 import keras
 
+from model_garden.models.forward_dispatch import ForwardDispatch
+
 
 def check_tokens(tokens, max_len: int, name: str) -> None:
   """Clear errors for token input a text tower cannot take (wrong rank, floats, too long)."""
@@ -21,7 +23,7 @@ def check_tokens(tokens, max_len: int, name: str) -> None:
                      f"max_len={max_len}, or build the tower with a larger max_len.")
 
 
-class TextModel(keras.Model):
+class TextModel(ForwardDispatch, keras.Model):
   """A text tower: `model(tokens)` returns logits; `model.intermediates(tokens)` the named endpoints.
 
   The text counterpart of `ImageModel` (LiT's text towers: `TextTransformer`, `BertEncoder`). Subclasses set

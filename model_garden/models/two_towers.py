@@ -12,6 +12,7 @@ from keras import ops
 
 from model_garden.models import bert_encoder as _bert_encoder  # noqa: F401  (registers the text towers)
 from model_garden.models import text_transformer as _text_transformer  # noqa: F401
+from model_garden.models.forward_dispatch import ForwardDispatch
 from model_garden.models.registry import MODELS, register
 from model_garden.models.registry import input_shape as network_input_shape
 from model_garden.registry import Spec, spec_call
@@ -43,7 +44,7 @@ def as_tower(model: keras.Model, name: str) -> keras.Model:
 
 
 @keras.saving.register_keras_serializable("model_garden")
-class TwoTowers(keras.Model):
+class TwoTowers(ForwardDispatch, keras.Model):
   """An image tower `img` and a text tower `txt` mapping into one space, with a learned temperature `t`.
 
   The model of "LiT: Zero-Shot Transfer with Locked-image text Tuning" (Zhai et al. 2022), written after

@@ -36,7 +36,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import keras
 import numpy as np
 
-from model_garden.export.serving import RESIZE_METHODS, export_classifier, preprocess_uint8
+from model_garden import backends
+from model_garden.export.preprocessing import RESIZE_METHODS, preprocess_images
 from model_garden.models.registry import MODELS
 from model_garden.presets import catalogue as catalogue_lib
 from model_garden.presets import model_card
@@ -63,6 +64,11 @@ IMAGE_CLASSIFICATION, IMAGE_TEXT = "image_classification", "image_text"
 def cache_root(cache_dir: Optional[str] = None) -> str:
   """Where catalogue presets live: `cache_dir`, else `$MODEL_GARDEN_PRESETS`, else ~/.cache/model_garden/presets."""
   return os.path.abspath(os.path.expanduser(cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE))
+
+
+def preprocess_uint8(images, image_size: int, resize_method: str = "bilinear"):
+  """The serving preprocessing (`model_garden.export.preprocess_uint8`) on the running Keras backend."""
+  return preprocess_images(images, image_size, resize_method)
 
 
 def _is_two_towers(model) -> bool:
@@ -192,6 +198,7 @@ def _write_directory(model, root, *, spec, image_size, metadata, class_names, to
       export_lit(model, target, tokenizer=tokenizer_object, templates=templates, image_size=image_size,
                  resize_method=resize_method)
     else:
+      from model_garden.export.serving import export_classifier  # pylint: disable=g-import-not-at-top
       export_classifier(model, target, image_size=image_size, class_names=class_names, resize_method=resize_method)
   card = model_card.make_metadata(metadata, name=os.path.basename(os.path.normpath(root)), spec=spec, task=task,
                                   model_class=type(model).__name__, params=model.count_params(),
@@ -228,6 +235,8 @@ def save_preset(model: keras.Model, path, *, spec: str, image_size: int, metadat
     The path written.
   """
   _check_spec(spec)
+  if saved_model:
+    backends.require_tensorflow("save_preset(saved_model=True) (a TF SavedModel); pass saved_model=False")
   if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size <= 0:
     raise ValueError(f"image_size must be a positive int, got {image_size!r}.")
   if resize_method not in RESIZE_METHODS:
@@ -404,7 +413,7 @@ class Preset:
     batch = np.asarray(images)
     if batch.ndim == 3:
       batch = batch[None]
-    logits = np.asarray(self.model(self.preprocess(batch), training=False), np.float64)
+    logits = keras.ops.convert_to_numpy(self.model(self.preprocess(batch), training=False)).astype(np.float64)
     logits -= logits.max(axis=-1, keepdims=True)
     probabilities = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
     results = []
@@ -456,7 +465,7 @@ def list_files(root: str) -> List[Dict[str, Any]]:
 
 
 def _check_saved_model(preset: Preset) -> Dict[str, Any]:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf = backends.require_tensorflow("Checking a preset's SavedModel")
   if preset.task == IMAGE_TEXT:
     import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (tokenizer ops)
   served = tf.saved_model.load(preset.saved_model_path)

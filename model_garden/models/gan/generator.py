@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Optional
 
 import keras
-import tensorflow as tf
+from keras import ops
 from keras.src import backend as keras_backend  # compute_output_spec: symbolic build, no FLOPs spent.
 
+from model_garden.layers.tensor_ops import stateless_normal, stateless_uniform
 from model_garden.models.gan.ops import Z_DISTRIBUTIONS
 
 
@@ -68,17 +69,15 @@ class GanGenerator(keras.Model):
 
   def sample_latents(self, batch_size: int, seed):
     """z ~ the generator's prior; `seed` is an int or a (2,) int tensor (stateless, reproducible)."""
-    seed = _seed(seed)
     if self.z_distribution == "normal":
-      return tf.random.stateless_normal((batch_size, self.z_dim), seed)
-    return tf.random.stateless_uniform((batch_size, self.z_dim), seed, minval=-1.0, maxval=1.0)
+      return stateless_normal((batch_size, self.z_dim), seed)
+    return stateless_uniform((batch_size, self.z_dim), seed, minval=-1.0, maxval=1.0)
 
-  def sample_labels(self, batch_size: int, seed) -> Optional[tf.Tensor]:
+  def sample_labels(self, batch_size: int, seed):
     """Uniform class ids (compare_gan's `label_generator`), or None when unconditional."""
     if not self.conditional:
       return None
-    return tf.random.stateless_uniform((batch_size,), _seed(seed), minval=0, maxval=self.label_classes,
-                                       dtype=tf.int32)
+    return stateless_uniform((batch_size,), seed, minval=0, maxval=self.label_classes, dtype="int32")
 
   def build(self, input_shape=None):
     if self.built:
@@ -99,12 +98,6 @@ class GanGenerator(keras.Model):
     return config
 
 
-def _seed(seed):
-  if isinstance(seed, int):
-    return tf.constant([seed, 0], tf.int32)
-  return tf.cast(seed, tf.int32)
-
-
 def _one_hot(labels, classes: int, name: str):
   if not classes:
     if labels is not None:
@@ -115,7 +108,7 @@ def _one_hot(labels, classes: int, name: str):
     raise ValueError(f"{name} is conditional (label_classes={classes}) and needs labels: integer class ids "
                      f"(batch,) or one-hot rows (batch, {classes}).")
   if len(labels.shape) == 1:
-    return tf.one_hot(tf.cast(labels, tf.int32), classes)
+    return ops.one_hot(ops.cast(labels, "int32"), classes, dtype="float32")
   if labels.shape[-1] != classes:
     raise ValueError(f"{name}: one-hot labels must have {classes} columns, got shape {tuple(labels.shape)}.")
-  return tf.cast(labels, tf.float32)
+  return ops.cast(labels, "float32")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
 
+from model_garden import backends
 from model_garden.layers.standing_batch_norm import StandingBatchNorm
 
 
@@ -36,16 +37,20 @@ def update_standing_statistics(generator, num_samples: int = 204_800, batch_size
   num_batches = max(1, int(num_samples) // int(batch_size))
   for layer in layers:
     layer.start_standing_statistics()
-  try:
-    @tf.function
-    def run(step):
-      step_seed = tf.stack([tf.constant(seed, tf.int32), tf.cast(step, tf.int32)])
-      z = generator.sample_latents(batch_size, step_seed)
-      labels = generator.sample_labels(batch_size, step_seed + 1)
-      generator(z, labels=labels, training=False)
 
+  def run(step):
+    step_seed = ops.stack([ops.convert_to_tensor(seed, "int32"), ops.cast(step, "int32")])
+    z = generator.sample_latents(batch_size, step_seed)
+    labels = generator.sample_labels(batch_size, step_seed + 1)
+    generator(z, labels=labels, training=False)
+
+  # One traced step on TensorFlow; JAX and PyTorch run it eagerly, since each step adds to the
+  # accumulators as a side effect, which a jitted JAX function could not do.
+  if backends.is_tensorflow():
+    run = backends.tensorflow().function(run)
+  try:
     for step in range(num_batches):
-      run(tf.constant(step))
+      run(ops.convert_to_tensor(step, "int32"))
   finally:
     for layer in layers:
       layer.finish_standing_statistics()

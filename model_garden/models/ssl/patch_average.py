@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from model_garden.models.image_model import ImageModel
 from model_garden.models.registry import MODELS, register
@@ -55,14 +55,14 @@ class PatchAverage(ImageModel):
   def forward(self, images, training=False):
     patches = grid_patches(images, self.grid, self.patch_size)
     count = self.grid * self.grid
-    flat = tf.reshape(patches, [-1] + patches.shape[2:].as_list())
+    flat = ops.reshape(patches, (-1,) + tuple(patches.shape[2:]))
     if self.standardize:
       flat = per_image_standardization(flat)
     out = self.network.intermediates(flat, training=training)
     averaged = {}
     for name, value in out.items():
-      value = tf.reshape(value, [-1, count] + value.shape[1:].as_list())
-      averaged[name] = tf.reduce_mean(value, axis=1)
+      value = ops.reshape(value, (-1, count) + tuple(value.shape[1:]))
+      averaged[name] = ops.mean(value, axis=1)
     return averaged["logits"], averaged
 
   def get_config(self):

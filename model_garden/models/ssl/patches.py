@@ -11,7 +11,11 @@ jitter 21) and evaluate on 192 px crops (64 px cells, no jitter).
 
 from __future__ import annotations
 
-import tensorflow as tf
+import math
+
+from keras import ops
+
+from model_garden.layers.tensor_ops import stateless_uniform
 
 
 def cell_geometry(image_size: int, grid: int, patch_size: int | None):
@@ -41,27 +45,28 @@ def grid_patches(images, grid: int = 3, patch_size: int | None = None, offsets=N
   if size is None or images.shape[2] != size:
     raise ValueError(f"grid_patches needs square images of static size, got shape {images.shape}.")
   cell, patch, jitter = cell_geometry(size, grid, patch_size)
-  batch = tf.shape(images)[0]
   count = grid * grid
-  if offsets is None:
-    offsets = tf.fill([batch, count, 2], jitter // 2)
-  offsets = tf.cast(offsets, tf.int32)
-  cells = tf.range(count)
-  origin = tf.stack([cells // grid, cells % grid], axis=-1) * cell  # [count, 2]
+  if offsets is None:  # Static crops: nine slices, no gather.
+    start = jitter // 2
+    crops = [images[:, r * cell + start:r * cell + start + patch, c * cell + start:c * cell + start + patch]
+             for r in range(grid) for c in range(grid)]
+    return ops.stack(crops, axis=1)
+  offsets = ops.cast(offsets, "int32")
+  cells = ops.arange(count, dtype="int32")
+  origin = ops.stack([cells // grid, cells % grid], axis=-1) * cell  # [count, 2]
   top_left = origin[None] + offsets  # [B, count, 2]
-  steps = tf.range(patch)
+  steps = ops.arange(patch, dtype="int32")
   rows = top_left[..., 0:1] + steps  # [B, count, P]
   cols = top_left[..., 1:2] + steps
   # Rows first ([B, count * P, S, C]), then each patch's columns.
-  picked = tf.gather(images, tf.reshape(rows, [batch, count * patch]), axis=1, batch_dims=1)
-  picked = tf.reshape(picked, [batch, count, patch, size, images.shape[-1]])
-  return tf.gather(picked, cols, axis=3, batch_dims=2)
+  picked = ops.take_along_axis(images, ops.reshape(rows, (-1, count * patch, 1, 1)), axis=1)
+  picked = ops.reshape(picked, (-1, count, patch, size, images.shape[-1]))
+  return ops.take_along_axis(picked, ops.reshape(cols, (-1, count, 1, patch, 1)), axis=3)
 
 
 def random_offsets(batch, grid: int, jitter: int, seed):
   """Uniform int32 offsets in [0, jitter] for every (image, cell), from a stateless `seed`."""
-  return tf.random.stateless_uniform([batch, grid * grid, 2], seed, minval=0, maxval=jitter + 1,
-                                     dtype=tf.int32)
+  return stateless_uniform([batch, grid * grid, 2], seed, minval=0, maxval=jitter + 1, dtype="int32")
 
 
 def per_image_standardization(images):
@@ -71,7 +76,7 @@ def per_image_standardization(images):
   patch's low-level colour statistics so a patch task cannot be solved from them.
   """
   axes = [-3, -2, -1]
-  mean = tf.reduce_mean(images, axis=axes, keepdims=True)
-  variance = tf.reduce_mean(tf.square(images - mean), axis=axes, keepdims=True)
-  count = tf.cast(tf.reduce_prod(tf.shape(images)[-3:]), images.dtype)
-  return (images - mean) / tf.maximum(tf.sqrt(variance), tf.math.rsqrt(count))
+  mean = ops.mean(images, axis=axes, keepdims=True)
+  variance = ops.mean(ops.square(images - mean), axis=axes, keepdims=True)
+  count = ops.cast(math.prod(images.shape[-3:]), images.dtype)
+  return (images - mean) / ops.maximum(ops.sqrt(variance), ops.rsqrt(count))

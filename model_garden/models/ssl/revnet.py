@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
-import tensorflow as tf
 from keras import ops
 
+from model_garden import backends
 from model_garden.models.image_model import ImageModel
 from model_garden.models.registry import register
 from model_garden.models.ssl.resnet_v1 import RESNET50_LAYERS, channels, check_stage_arguments, fixed_padding
@@ -92,7 +92,7 @@ class RevNet(ImageModel):
     return logits, out
 
   def _run_stage(self, units, x, training):
-    # Variables must exist before tf.custom_gradient records which ones the stage reads, so the first
+    # Variables must exist before the custom gradient records which ones the stage reads, so the first
     # (building) call goes through plain autodiff.
     if not (self.memory_saving and all(u.built for u in units)):
       for unit in units:
@@ -117,6 +117,31 @@ def _pool_and_double_channels(x, stride: int):
 
 def _reversible_stage(units, x, training: bool):
   """Runs `units` forward keeping no activations; the gradient rebuilds them from the stage output."""
+  name = backends.backend()
+  if name == "jax":
+    return _reversible_stage_jax(units, x, training)
+  if name == "torch":
+    return _reversible_stage_torch(units, x, training)
+  return _reversible_stage_tf(units, x, training)
+
+
+def _reverse_unit(unit, y, dy, residual_and_vjp):
+  """One unit backwards: (its input, the gradient there, its variables' gradients) from its output.
+
+  `residual_and_vjp(x2, dy1)` returns F(x2), dF/dx2^T dy1 and the variables' gradients.
+  """
+  half = y.shape[-1] // 2
+  x2, y1 = y[..., :half], y[..., half:]
+  dy2, dy1 = dy[..., :half], dy[..., half:]
+  residual, dx2_residual, variable_grads = residual_and_vjp(x2, dy1)
+  # y = [x2, x1 + F(x2)]: x1 = y1 - F(x2); dx1 = dy1, dx2 = dy2 + (dF/dx2)^T dy1.
+  x = ops.concatenate([y1 - residual, x2], axis=-1)
+  dx = ops.concatenate([dy1, dy2 + dx2_residual], axis=-1)
+  return x, dx, variable_grads
+
+
+def _reversible_stage_tf(units, x, training: bool):
+  tf = backends.tensorflow()
 
   @tf.custom_gradient
   def stage(inputs):
@@ -128,29 +153,121 @@ def _reversible_stage(units, x, training: bool):
       variables = list(variables or [])
       totals = [None] * len(variables)
       y_cur, dy_cur = y, dy
+
+      def residual_and_vjp(unit):
+        def fn(x2, dy1):
+          with tf.GradientTape() as tape:
+            tape.watch(x2)
+            residual = unit.residual(x2, training=training, update_statistics=False)
+          grads = tape.gradient(residual, [x2] + variables, output_gradients=dy1,
+                                unconnected_gradients=tf.UnconnectedGradients.NONE)
+          return residual, grads[0], grads[1:]
+        return fn
+
       for unit in reversed(units):
-        half = y_cur.shape[-1] // 2
-        x2, y1 = y_cur[..., :half], y_cur[..., half:]
-        dy2, dy1 = dy_cur[..., :half], dy_cur[..., half:]
-        with tf.GradientTape() as tape:
-          tape.watch(x2)
-          residual = unit.residual(x2, training=training, update_statistics=False)
-        x1 = y1 - residual
-        grads = tape.gradient(residual, [x2] + variables, output_gradients=dy1,
-                              unconnected_gradients=tf.UnconnectedGradients.NONE)
-        for i, g in enumerate(grads[1:]):
+        y_cur, dy_cur, grads = _reverse_unit(unit, y_cur, dy_cur, residual_and_vjp(unit))
+        for i, g in enumerate(grads):
           if g is not None:
             totals[i] = g if totals[i] is None else totals[i] + g
-        # y = [x2, x1 + F(x2)]: dx1 = dy1, dx2 = dy2 + (dF/dx2)^T dy1.
-        dx2 = dy2 + grads[0]
-        y_cur = tf.concat([x1, x2], axis=-1)
-        dy_cur = tf.concat([dy1, dx2], axis=-1)
       totals = [t if t is not None else tf.zeros_like(v) for t, v in zip(totals, variables)]
       return dy_cur, totals
 
     return y, grad
 
   return stage(x)
+
+
+def _reversible_stage_jax(units, x, training: bool):
+  """`jax.custom_vjp` over explicit variable values (Keras' JAX trainer differentiates stateless calls)."""
+  import jax  # pylint: disable=g-import-not-at-top
+
+  trainable = [[v.value for v in unit.trainable_variables] for unit in units]
+  non_trainable = [[v.value for v in unit.non_trainable_variables] for unit in units]
+
+  def forward(inputs, trainable_values, non_trainable_values):
+    y, updated = inputs, []
+    for unit, tv, ntv in zip(units, trainable_values, non_trainable_values):
+      y, new_ntv = unit.stateless_call(tv, ntv, y, training=training)
+      updated.append(new_ntv)
+    return y, updated
+
+  @jax.custom_vjp
+  def stage(inputs, trainable_values, non_trainable_values):
+    return forward(inputs, trainable_values, non_trainable_values)
+
+  def stage_fwd(inputs, trainable_values, non_trainable_values):
+    y, updated = forward(inputs, trainable_values, non_trainable_values)
+    return (y, updated), (y, trainable_values, non_trainable_values)
+
+  def stage_bwd(saved, cotangents):
+    y, trainable_values, non_trainable_values = saved
+    dy = cotangents[0]
+    grads = [None] * len(units)
+    for i in reversed(range(len(units))):
+      unit = units[i]
+
+      def residual(x2, tv, unit=unit, ntv=non_trainable_values[i]):
+        mapping = list(zip(unit.trainable_variables, tv)) + list(zip(unit.non_trainable_variables, ntv))
+        with keras.StatelessScope(state_mapping=mapping):
+          return unit.residual(x2, training=training, update_statistics=False)
+
+      def residual_and_vjp(x2, dy1, residual=residual, tv=trainable_values[i]):
+        value, vjp = jax.vjp(residual, x2, tv)
+        dx2, dtv = vjp(dy1)
+        return value, dx2, dtv
+
+      y, dy, grads[i] = _reverse_unit(unit, y, dy, residual_and_vjp)
+    zeros = jax.tree_util.tree_map(jax.numpy.zeros_like, non_trainable_values)
+    return dy, grads, zeros
+
+  stage.defvjp(stage_fwd, stage_bwd)
+  y, updated = stage(x, trainable, non_trainable)
+  for unit, values in zip(units, updated):  # The moving averages the forward pass updated.
+    for variable, value in zip(unit.non_trainable_variables, values):
+      variable.assign(value)
+  return y
+
+
+def _reversible_stage_torch(units, x, training: bool):
+  """A `torch.autograd.Function` whose inputs include the units' parameters, so they get gradients."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  variables = [v for unit in units for v in unit.trainable_variables]
+
+  class Stage(torch.autograd.Function):
+    """Forward without a graph; backward rebuilds each unit's input and differentiates F there."""
+
+    @staticmethod
+    def forward(ctx, inputs, *parameters):
+      del parameters  # Inputs only so that autograd routes their gradients here.
+      y = inputs
+      for unit in units:
+        y = unit(y, training=training)
+      ctx.save_for_backward(y)
+      return y
+
+    @staticmethod
+    def backward(ctx, dy):
+      (y,) = ctx.saved_tensors
+      grads = {}
+
+      def residual_and_vjp(unit):
+        def fn(x2, dy1):
+          unit_parameters = [v.value for v in unit.trainable_variables]
+          with torch.enable_grad():
+            x2 = x2.detach().requires_grad_(True)
+            residual = unit.residual(x2, training=training, update_statistics=False)
+            found = torch.autograd.grad(residual, [x2] + unit_parameters, grad_outputs=dy1, allow_unused=True)
+          for variable, g in zip(unit.trainable_variables, found[1:]):
+            grads[id(variable)] = g
+          return residual.detach(), found[0], None
+        return fn
+
+      for unit in reversed(units):
+        y, dy, _ = _reverse_unit(unit, y, dy, residual_and_vjp(unit))
+      return (dy,) + tuple(grads.get(id(v)) for v in variables)
+
+  return Stage.apply(x, *[v.value for v in variables])
 
 
 @keras.saving.register_keras_serializable("model_garden")
