@@ -31,9 +31,11 @@ def preprocess_images(images, image_size: int, resize_method: str = "bilinear"):
   """
   if resize_method not in RESIZE_METHODS:
     raise ValueError(f"resize_method must be one of {RESIZE_METHODS}, got {resize_method!r}.")
-  if backends.is_tensorflow():
-    from model_garden.export.serving import preprocess_uint8  # pylint: disable=g-import-not-at-top
-    return preprocess_uint8(images, image_size, resize_method)
+  if backends.is_tensorflow():  # The serving contract itself (`serving.preprocess_uint8` calls this).
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    images = tf.cast(images, tf.float32)
+    images = tf.image.resize(images, (image_size, image_size), method=resize_method, antialias=False)
+    return images / 127.5 - 1.0
   if resize_method not in PORTABLE_RESIZE_METHODS:
     raise ValueError(f"resize_method {resize_method!r} is TensorFlow-only (tf.image.resize); on "
                      f"{keras.backend.backend()} use one of {PORTABLE_RESIZE_METHODS}.")

@@ -42,7 +42,7 @@ from typing import Callable, Dict, Optional, Sequence
 import keras
 import tensorflow as tf
 
-from model_garden.export.preprocessing import RESIZE_METHODS  # noqa: F401  (checked before the slow trace)
+from model_garden.export.preprocessing import RESIZE_METHODS, preprocess_images  # noqa: F401  (RESIZE_METHODS re-exported)
 
 SERVE_BYTES = "serve_bytes"
 SERVE_UINT8 = "serve_uint8"
@@ -75,9 +75,7 @@ def preprocess_uint8(images, image_size: int, resize_method: str = "bilinear") -
     >>> x.shape, float(x[0, 0, 0, 0])
     (TensorShape([2, 32, 32, 3]), -1.0)
   """
-  images = tf.cast(images, tf.float32)
-  images = tf.image.resize(images, (image_size, image_size), method=resize_method, antialias=False)
-  return images / 127.5 - 1.0
+  return preprocess_images(images, image_size, resize_method)
 
 
 def decode_and_preprocess(image_bytes, image_size: int, resize_method: str = "bilinear") -> tf.Tensor:

@@ -6,6 +6,10 @@ Each objective declares the networks it takes (`network_names(spec)`: classifica
 named networks. Objectives may import models/, layers/ and optimizers/; never data/ or the trainer.
 """
 
+from model_garden import backends as _backends
+
+_backends.require_tensorflow("model_garden.objectives (the objectives' TensorFlow train steps)")
+
 from model_garden.objectives.classification import Classification
 from model_garden.objectives.contrastive import Contrastive
 from model_garden.objectives.gan import GAN
