@@ -46,11 +46,11 @@ NETWORKS = {
     "two_towers": ("two_towers(image=\"vit(variant='mu/4', image_size=16)\", text=\"text_transformer(width=32, "
                    "depth=1, mlp_dim=64, num_heads=2, vocab_size=40, max_len=6)\", out_dim=(8, 8))", "image16+tokens"),
     "sndcgan_g": ("sndcgan_generator(image_size=8, ch=2, z_dim=8)", "z"),
-    "biggan_g": ("biggan_generator(image_size=32, z_dim=8, ch=8, label_classes=3, init='normal')", "z+labels"),
+    "biggan_g": ("biggan_generator(image_size=32, z_dim=8, ch=8, label_classes=3, initializer='normal')", "z+labels"),
     "sndcgan_g_smbn": ("sndcgan_generator(image_size=8, ch=4, z_dim=8, norm='self_modulated_batch_norm')", "z"),
     "dcgan_d_bn": ("dcgan_discriminator(image_size=16, ch=4, norm='batch_norm', spectral_norm=True)", "image16"),
     "resnet_cifar_d_ln": ("resnet_cifar_discriminator(ch=8, label_classes=3, norm='layer_norm', spectral_norm=True, "
-                          "init='normal')", "image32+labels"),
+                          "initializer='normal')", "image32+labels"),
     "sndcgan_d_wn": ("sndcgan_discriminator(image_size=8, ch=4, weight_norm=True)", "image8"),
 }
 GAN = ("sndcgan_g", "sndcgan_g_smbn", "biggan_g", "dcgan_d_bn", "resnet_cifar_d_ln", "sndcgan_d_wn")

@@ -25,8 +25,8 @@ ARCHITECTURES = {
     "resnet_stl": ("resnet_stl_generator(ch=2, z_dim=8)", "resnet_stl_discriminator(ch=2, norm='layer_norm')"),
     "resnet19": ("resnet19_generator(image_size=8, ch=2, z_dim=8)",
                  "resnet19_discriminator(image_size=8, ch=2, norm='batch_norm')"),
-    "biggan_deep": ("biggan_deep_generator(image_size=32, ch=8, z_dim=8, init='normal')",
-                    "biggan_deep_discriminator(image_size=32, ch=8, init='normal')"),
+    "biggan_deep": ("biggan_deep_generator(image_size=32, ch=8, z_dim=8, initializer='normal')",
+                    "biggan_deep_discriminator(image_size=32, ch=8, initializer='normal')"),
 }
 
 
@@ -68,8 +68,8 @@ def test_architecture_trains_one_step(arch):
 
 def test_biggan_128_conditional_reduced_width():
   # BigGAN: conditional (cBN on z chunks + shared embedding, projection D) at 128 px with ch 8.
-  g = models.get("biggan_generator(image_size=128, ch=8, label_classes=4, init='normal')")
-  d = models.get("biggan_discriminator(image_size=128, ch=8, label_classes=4, init='normal')")
+  g = models.get("biggan_generator(image_size=128, ch=8, label_classes=4, initializer='normal')")
+  d = models.get("biggan_discriminator(image_size=128, ch=8, label_classes=4, initializer='normal')")
   # Hierarchical z: 6 chunks of 20 (z_dim 120); cBN conditions on a chunk + the 128-d class embedding.
   assert g.z_dim == 120 and len(g.blocks) == 5 and d.embedding is not None
   assert g.blocks[0].bn1.norm.gamma.layer.kernel.shape == (148, 8 * 16)

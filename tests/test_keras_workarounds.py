@@ -53,3 +53,26 @@ def test_a_gan_refuses_the_symbolic_build():
   gan = objectives.get("gan", generator=g, discriminator=d)
   with pytest.raises(RuntimeError, match="build_for_training"):
     gan._maybe_symbolic_build()  # pylint: disable=protected-access
+
+
+def test_reparameterised_kernels_still_read_float32_under_mixed_precision():
+  """layers/reparameterized_kernel.py reads the stored kernel through Keras' private AutocastScope."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from model_garden.layers import reparameterized_kernel as rk  # pylint: disable=g-import-not-at-top
+
+  class Probe(keras.layers.Layer):
+    def build(self, input_shape):
+      self.w = self.add_weight(shape=(1,), initializer=keras.initializers.Constant(1.0 + 2.0 ** -20))
+
+    def call(self, x):
+      return keras.ops.cast(x, "float32") * 0 + keras.ops.cast(rk.read_float32(self.w), "float32")
+
+  keras.mixed_precision.set_global_policy("mixed_float16")
+  try:
+    probe = Probe()
+    out = probe(np.zeros((1, 1), "float16"))
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  assert probe.w.dtype == "float32"
+  # float16 would round 1 + 2^-20 to 1: the value read inside the float16 layer is the float32 one.
+  np.testing.assert_equal(np.asarray(out, np.float64)[0, 0] > 1.0, True)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import keras
 from keras import ops
-from keras.src import backend as keras_backend  # AutocastScope: read float32 variables in a float16 layer.
+# The one private Keras name the networks use: Keras has no public way to read a float32 variable inside a
+# mixed-precision layer's call without autocasting it (Variable.autocast is set at creation, by Keras' own
+# Dense/Conv build). tests/test_keras_workarounds.py fails if a Keras release drops or changes it.
+from keras.src import backend as keras_backend
 
 SUPPORTED = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Conv2DTranspose)
 
@@ -33,8 +36,10 @@ def output_axis(layer) -> int:
 
 def read_float32(variable):
   """The variable's value in its own dtype (float32), not autocast to the layer's compute dtype."""
+  # `variable.value` honours the scope; `ops.convert_to_tensor(variable)` autocasts to the layer's compute dtype
+  # on the TensorFlow backend whatever the scope says (Keras 3.15), which read float16 kernels here before.
   with keras_backend.AutocastScope(None):
-    return ops.convert_to_tensor(variable)
+    return variable.value
 
 
 def call_with_kernel(layer, inputs, kernel):

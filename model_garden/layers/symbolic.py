@@ -19,9 +19,14 @@ class _Traced(keras.layers.Layer):
   def __init__(self, fn: Callable):
     super().__init__(name="traced")
     self.fn = fn
+    self.error = None
 
   def call(self, *args, **kwargs):
-    return self.fn(*args, **kwargs)
+    try:
+      return self.fn(*args, **kwargs)
+    except Exception as e:  # Kept to re-raise as it is: Keras wraps it in a longer message.
+      self.error = e
+      raise
 
 
 def output_spec(fn: Callable, *args, **kwargs):
@@ -31,7 +36,13 @@ def output_spec(fn: Callable, *args, **kwargs):
     >>> spec = output_spec(lambda x: network.intermediates(x)["pre_logits"], keras.KerasTensor((1, 32, 32, 3)))
     >>> spec.shape   # (1, 64)
   """
-  return _Traced(fn).compute_output_spec(*args, **kwargs)
+  traced = _Traced(fn)
+  try:
+    return traced.compute_output_spec(*args, **kwargs)
+  except Exception:  # pylint: disable=broad-except
+    if traced.error is not None:
+      raise traced.error.with_traceback(traced.error.__traceback__) from None
+    raise
 
 
 def all_layers(model: keras.layers.Layer, include_self: bool = False) -> List[keras.layers.Layer]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple
 
 import keras
-from keras.src import backend as keras_backend  # compute_output_spec: symbolic build, no FLOPs spent.
 
 from model_garden.layers.checks import check_images
+from model_garden.layers.symbolic import output_spec  # symbolic build: shapes, no FLOPs spent
 from model_garden.models.forward_dispatch import ForwardDispatch
 
 
@@ -58,7 +58,7 @@ class ImageModel(ForwardDispatch, keras.Model):
   def endpoint_names(self, image_size: Optional[int] = None):
     """The keys of `intermediates()`, found symbolically (no computation)."""
     size = image_size or self.image_size or 224
-    spec = keras_backend.compute_output_spec(
+    spec = output_spec(
         lambda x: self.intermediates(x), keras.KerasTensor((1, size, size, 3)))
     return sorted(spec)
 
@@ -66,7 +66,7 @@ class ImageModel(ForwardDispatch, keras.Model):
     if self.built:
       return
     shape = (1,) + tuple(input_shape[1:])
-    keras_backend.compute_output_spec(lambda x: self.forward(x), keras.KerasTensor(shape))
+    output_spec(lambda x: self.forward(x), keras.KerasTensor(shape))
     self.built = True
 
   def get_config(self):

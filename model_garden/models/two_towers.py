@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from model_garden.layers.symbolic import output_spec
 from model_garden.models import bert_encoder as _bert_encoder  # noqa: F401  (registers the text towers)
 from model_garden.models import text_transformer as _text_transformer  # noqa: F401
 from model_garden.models.forward_dispatch import ForwardDispatch
@@ -116,9 +117,8 @@ class TwoTowers(ForwardDispatch, keras.Model):
     self._check_dims(image_shape)
 
   def _check_dims(self, image_shape):
-    from keras.src import backend as keras_backend  # pylint: disable=g-import-not-at-top
-    img = keras_backend.compute_output_spec(lambda x: self.img(x), keras.KerasTensor((1,) + image_shape[1:]))
-    txt = keras_backend.compute_output_spec(lambda x: self.txt(x),
+    img = output_spec(lambda x: self.img(x), keras.KerasTensor((1,) + image_shape[1:]))
+    txt = output_spec(lambda x: self.txt(x),
                                             keras.KerasTensor((1, self.max_len), dtype="int32"))
     if img.shape[-1] != txt.shape[-1]:
       raise ValueError(f"The image tower gives {img.shape[-1]}-d embeddings and the text tower "

@@ -137,21 +137,21 @@ class BigGanDiscriminator(ResNetGanDiscriminator):
 @register("biggan_generator")
 def biggan_generator(*, image_size: int = 128, label_classes: int = 0, z_dim: int | None = None,
                      channels: int = 3, z_distribution: str = "normal", norm: str | None = None,
-                     spectral_norm: bool = True, init: str = "orthogonal", ch: int = 96,
+                     spectral_norm: bool = True, initializer: str = "orthogonal", ch: int = 96,
                      attention: str | None = None, hierarchical_z: bool = True, embed_y: bool = True,
                      embed_y_dim: int = 128) -> BigGanGenerator:
   """Spec factory: `biggan_generator(image_size=128, label_classes=1000)`."""
   return BigGanGenerator(z_dim=z_dim, image_size=image_size, label_classes=label_classes, channels=channels,
-                         z_distribution=z_distribution, norm=norm, spectral_norm=spectral_norm, init=init, ch=ch,
+                         z_distribution=z_distribution, norm=norm, spectral_norm=spectral_norm, init=initializer, ch=ch,
                          attention=attention, hierarchical_z=hierarchical_z, embed_y=embed_y,
                          embed_y_dim=embed_y_dim)
 
 
 @register("biggan_discriminator")
 def biggan_discriminator(*, image_size: int = 128, label_classes: int = 0, channels: int = 3, norm: str = "none",
-                         spectral_norm: bool = True, weight_norm: bool = False, init: str = "orthogonal",
+                         spectral_norm: bool = True, weight_norm: bool = False, initializer: str = "orthogonal",
                          ch: int = 96, attention: str | None = None) -> BigGanDiscriminator:
   """Spec factory: `biggan_discriminator(image_size=128, label_classes=1000)`."""
   return BigGanDiscriminator(image_size=image_size, label_classes=label_classes, channels=channels, norm=norm,
-                             spectral_norm=spectral_norm, weight_norm=weight_norm, init=init, ch=ch,
+                             spectral_norm=spectral_norm, weight_norm=weight_norm, init=initializer, ch=ch,
                              attention=attention)

@@ -114,18 +114,18 @@ class BigGanDeepDiscriminator(ResNetGanDiscriminator):
 @register("biggan_deep_generator")
 def biggan_deep_generator(*, image_size: int = 128, label_classes: int = 0, z_dim: int = 128, channels: int = 3,
                           z_distribution: str = "normal", norm: str | None = None, spectral_norm: bool = True,
-                          init: str = "orthogonal", ch: int = 128, embed_y: bool = True,
+                          initializer: str = "orthogonal", ch: int = 128, embed_y: bool = True,
                           embed_y_dim: int = 128) -> BigGanDeepGenerator:
   """Spec factory: `biggan_deep_generator(image_size=128, label_classes=1000)`."""
   return BigGanDeepGenerator(z_dim=z_dim, image_size=image_size, label_classes=label_classes, channels=channels,
-                             z_distribution=z_distribution, norm=norm, spectral_norm=spectral_norm, init=init,
+                             z_distribution=z_distribution, norm=norm, spectral_norm=spectral_norm, init=initializer,
                              ch=ch, embed_y=embed_y, embed_y_dim=embed_y_dim)
 
 
 @register("biggan_deep_discriminator")
 def biggan_deep_discriminator(*, image_size: int = 128, label_classes: int = 0, channels: int = 3,
                               norm: str = "none", spectral_norm: bool = True, weight_norm: bool = False,
-                              init: str = "orthogonal", ch: int = 128) -> BigGanDeepDiscriminator:
+                              initializer: str = "orthogonal", ch: int = 128) -> BigGanDeepDiscriminator:
   """Spec factory: `biggan_deep_discriminator(image_size=128, label_classes=1000)`."""
   return BigGanDeepDiscriminator(image_size=image_size, label_classes=label_classes, channels=channels, norm=norm,
-                                 spectral_norm=spectral_norm, weight_norm=weight_norm, init=init, ch=ch)
+                                 spectral_norm=spectral_norm, weight_norm=weight_norm, init=initializer, ch=ch)

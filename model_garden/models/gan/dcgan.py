@@ -117,16 +117,16 @@ class DcganDiscriminator(GanDiscriminator):
 @register("dcgan_generator")
 def dcgan_generator(*, z_dim: int = 128, image_size: int = 64, label_classes: int = 0, channels: int = 3,
                     z_distribution: str = "uniform", ch: int = 64, norm: str = "batch_norm",
-                    spectral_norm: bool = False, init: str = "normal") -> DcganGenerator:
+                    spectral_norm: bool = False, initializer: str = "normal") -> DcganGenerator:
   """Spec factory: `dcgan_generator(image_size=64)`."""
   return DcganGenerator(z_dim=z_dim, image_size=image_size, label_classes=label_classes, channels=channels,
-                        z_distribution=z_distribution, ch=ch, norm=norm, spectral_norm=spectral_norm, init=init)
+                        z_distribution=z_distribution, ch=ch, norm=norm, spectral_norm=spectral_norm, init=initializer)
 
 
 @register("dcgan_discriminator")
 def dcgan_discriminator(*, image_size: int = 64, channels: int = 3, ch: int = 64, norm: str = "none",
                         spectral_norm: bool = False, weight_norm: bool = False,
-                        init: str = "normal") -> DcganDiscriminator:
+                        initializer: str = "normal") -> DcganDiscriminator:
   """Spec factory: `dcgan_discriminator(image_size=64, norm='batch_norm')`."""
   return DcganDiscriminator(image_size=image_size, channels=channels, ch=ch, norm=norm,
-                            spectral_norm=spectral_norm, weight_norm=weight_norm, init=init)
+                            spectral_norm=spectral_norm, weight_norm=weight_norm, init=initializer)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import keras
 from keras import ops
-from keras.src import backend as keras_backend  # compute_output_spec: symbolic build, no FLOPs spent.
 
-from model_garden.layers.checks import check_images
 from model_garden.layers import normalized_layers
+from model_garden.layers.checks import check_images
+from model_garden.layers.symbolic import output_spec  # symbolic build: shapes, no FLOPs spent
 from model_garden.models.gan.generator import _one_hot
 from model_garden.models.image_model import ImageModel
 
@@ -91,10 +91,10 @@ class GanDiscriminator(ImageModel):
     size = image_size or self.image_size
     images = keras.KerasTensor((1, size, size, self.channels))
     if self.label_classes:
-      spec = keras_backend.compute_output_spec(
+      spec = output_spec(
           lambda x, y: self.forward(x, labels=y)[1], images, keras.KerasTensor((1, self.label_classes)))
     else:
-      spec = keras_backend.compute_output_spec(lambda x: self.forward(x)[1], images)
+      spec = output_spec(lambda x: self.forward(x)[1], images)
     return sorted(set(spec) | {"logits"})
 
   def build(self, input_shape):
@@ -102,10 +102,10 @@ class GanDiscriminator(ImageModel):
       return
     shape = (1,) + tuple(input_shape[1:])
     if self.label_classes:
-      keras_backend.compute_output_spec(lambda x, y: self.forward(x, labels=y), keras.KerasTensor(shape),
+      output_spec(lambda x, y: self.forward(x, labels=y), keras.KerasTensor(shape),
                                         keras.KerasTensor((1, self.label_classes)))
     else:
-      keras_backend.compute_output_spec(lambda x: self.forward(x), keras.KerasTensor(shape))
+      output_spec(lambda x: self.forward(x), keras.KerasTensor(shape))
     self.built = True
 
   def get_config(self):

@@ -6,8 +6,8 @@ from typing import Optional
 
 import keras
 from keras import ops
-from keras.src import backend as keras_backend  # compute_output_spec: symbolic build, no FLOPs spent.
 
+from model_garden.layers.symbolic import output_spec  # symbolic build: shapes, no FLOPs spent
 from model_garden.layers.tensor_ops import stateless_normal, stateless_uniform
 from model_garden.models.gan.ops import Z_DISTRIBUTIONS
 
@@ -85,10 +85,10 @@ class GanGenerator(keras.Model):
     del input_shape  # Always built from z_dim (models.get passes an image shape).
     z = keras.KerasTensor((1, self.z_dim))
     if self.conditional:
-      keras_backend.compute_output_spec(lambda z, y: self.generate(z, y), z,
+      output_spec(lambda z, y: self.generate(z, y), z,
                                         keras.KerasTensor((1, self.label_classes)))
     else:
-      keras_backend.compute_output_spec(lambda z: self.generate(z, None), z)
+      output_spec(lambda z: self.generate(z, None), z)
     self.built = True
 
   def get_config(self):

@@ -86,16 +86,16 @@ class ResNet19Discriminator(ResNetGanDiscriminator):
 @register("resnet19_generator")
 def resnet19_generator(*, z_dim: int = 128, image_size: int = 128, label_classes: int = 0, channels: int = 3,
                        z_distribution: str = "uniform", norm: str = "batch_norm", spectral_norm: bool = False,
-                       init: str = "normal", ch: int = 64) -> ResNet19Generator:
+                       initializer: str = "normal", ch: int = 64) -> ResNet19Generator:
   """Spec factory: `resnet19_generator(image_size=128)`."""
   return ResNet19Generator(z_dim=z_dim, image_size=image_size, label_classes=label_classes, channels=channels,
-                           z_distribution=z_distribution, norm=norm, spectral_norm=spectral_norm, init=init, ch=ch)
+                           z_distribution=z_distribution, norm=norm, spectral_norm=spectral_norm, init=initializer, ch=ch)
 
 
 @register("resnet19_discriminator")
 def resnet19_discriminator(*, image_size: int = 128, channels: int = 3, norm: str = "none",
-                           spectral_norm: bool = False, weight_norm: bool = False, init: str = "normal",
+                           spectral_norm: bool = False, weight_norm: bool = False, initializer: str = "normal",
                            ch: int = 64) -> ResNet19Discriminator:
   """Spec factory: `resnet19_discriminator(image_size=128, norm='layer_norm')`."""
   return ResNet19Discriminator(image_size=image_size, channels=channels, norm=norm, spectral_norm=spectral_norm,
-                               weight_norm=weight_norm, init=init, ch=ch)
+                               weight_norm=weight_norm, init=initializer, ch=ch)

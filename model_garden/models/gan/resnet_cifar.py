@@ -88,20 +88,20 @@ class ResNetCifarDiscriminator(ResNetGanDiscriminator):
 @register("resnet_cifar_generator")
 def resnet_cifar_generator(*, z_dim: int = 128, label_classes: int = 0, channels: int = 3,
                            z_distribution: str = "uniform", norm: str = "batch_norm", spectral_norm: bool = False,
-                           init: str = "normal", ch: int = 256, hierarchical_z: bool = False,
+                           initializer: str = "normal", ch: int = 256, hierarchical_z: bool = False,
                            embed_z: bool = False, embed_y: bool = False,
                            image_size: int = 32) -> ResNetCifarGenerator:
   """Spec factory: `resnet_cifar_generator()` (32 px)."""
   return ResNetCifarGenerator(z_dim=z_dim, image_size=image_size, label_classes=label_classes, channels=channels,
-                              z_distribution=z_distribution, norm=norm, spectral_norm=spectral_norm, init=init,
+                              z_distribution=z_distribution, norm=norm, spectral_norm=spectral_norm, init=initializer,
                               ch=ch, hierarchical_z=hierarchical_z, embed_z=embed_z, embed_y=embed_y)
 
 
 @register("resnet_cifar_discriminator")
 def resnet_cifar_discriminator(*, label_classes: int = 0, channels: int = 3, norm: str = "none",
-                               spectral_norm: bool = False, weight_norm: bool = False, init: str = "normal",
+                               spectral_norm: bool = False, weight_norm: bool = False, initializer: str = "normal",
                                ch: int = 128, image_size: int = 32) -> ResNetCifarDiscriminator:
   """Spec factory: `resnet_cifar_discriminator(spectral_norm=True)` (32 px)."""
   return ResNetCifarDiscriminator(image_size=image_size, label_classes=label_classes, channels=channels,
-                                  norm=norm, spectral_norm=spectral_norm, weight_norm=weight_norm, init=init,
+                                  norm=norm, spectral_norm=spectral_norm, weight_norm=weight_norm, init=initializer,
                                   ch=ch)

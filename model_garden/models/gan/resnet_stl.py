@@ -81,17 +81,17 @@ class ResNetStlDiscriminator(ResNetGanDiscriminator):
 @register("resnet_stl_generator")
 def resnet_stl_generator(*, z_dim: int = 128, label_classes: int = 0, channels: int = 3,
                          z_distribution: str = "uniform", norm: str = "batch_norm", spectral_norm: bool = False,
-                         init: str = "normal", ch: int = 64, image_size: int = 48) -> ResNetStlGenerator:
+                         initializer: str = "normal", ch: int = 64, image_size: int = 48) -> ResNetStlGenerator:
   """Spec factory: `resnet_stl_generator()` (48 px)."""
   return ResNetStlGenerator(z_dim=z_dim, image_size=image_size, label_classes=label_classes, channels=channels,
-                            z_distribution=z_distribution, norm=norm, spectral_norm=spectral_norm, init=init,
+                            z_distribution=z_distribution, norm=norm, spectral_norm=spectral_norm, init=initializer,
                             ch=ch)
 
 
 @register("resnet_stl_discriminator")
 def resnet_stl_discriminator(*, channels: int = 3, norm: str = "none", spectral_norm: bool = False,
-                             weight_norm: bool = False, init: str = "normal", ch: int = 64,
+                             weight_norm: bool = False, initializer: str = "normal", ch: int = 64,
                              image_size: int = 48) -> ResNetStlDiscriminator:
   """Spec factory: `resnet_stl_discriminator(spectral_norm=True)` (48 px)."""
   return ResNetStlDiscriminator(image_size=image_size, channels=channels, norm=norm, spectral_norm=spectral_norm,
-                                weight_norm=weight_norm, init=init, ch=ch)
+                                weight_norm=weight_norm, init=initializer, ch=ch)

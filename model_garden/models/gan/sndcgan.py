@@ -110,16 +110,16 @@ class SndcganDiscriminator(GanDiscriminator):
 @register("sndcgan_generator")
 def sndcgan_generator(*, z_dim: int = 128, image_size: int = 32, label_classes: int = 0, channels: int = 3,
                       z_distribution: str = "uniform", ch: int = 64, norm: str = "batch_norm",
-                      spectral_norm: bool = False, init: str = "normal") -> SndcganGenerator:
+                      spectral_norm: bool = False, initializer: str = "normal") -> SndcganGenerator:
   """Spec factory: `sndcgan_generator(image_size=32)`."""
   return SndcganGenerator(z_dim=z_dim, image_size=image_size, label_classes=label_classes, channels=channels,
                           z_distribution=z_distribution, ch=ch, norm=norm, spectral_norm=spectral_norm,
-                          init=init)
+                          init=initializer)
 
 
 @register("sndcgan_discriminator")
 def sndcgan_discriminator(*, image_size: int = 32, channels: int = 3, ch: int = 64, spectral_norm: bool = False,
-                          weight_norm: bool = False, init: str = "normal") -> SndcganDiscriminator:
+                          weight_norm: bool = False, initializer: str = "normal") -> SndcganDiscriminator:
   """Spec factory: `sndcgan_discriminator(image_size=32, spectral_norm=True)`."""
   return SndcganDiscriminator(image_size=image_size, channels=channels, ch=ch, spectral_norm=spectral_norm,
-                              weight_norm=weight_norm, init=init)
+                              weight_norm=weight_norm, init=initializer)

@@ -6,12 +6,12 @@ from keras import ops
 
 from model_garden import backends
 from model_garden.layers.standing_batch_norm import StandingBatchNorm
+from model_garden.layers.symbolic import all_layers
 
 
 def batch_norm_layers(model):
   """Every `StandingBatchNorm` inside `model` (conditional and self-modulated norms included)."""
-  layers = model._flatten_layers(include_self=False, recursive=True)  # pylint: disable=protected-access
-  return [layer for layer in layers if isinstance(layer, StandingBatchNorm)]
+  return [layer for layer in all_layers(model) if isinstance(layer, StandingBatchNorm)]
 
 
 def update_standing_statistics(generator, num_samples: int = 204_800, batch_size: int = 256, seed: int = 0) -> int:
