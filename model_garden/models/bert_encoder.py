@@ -8,6 +8,7 @@ from typing import Dict, Optional, Tuple
 import keras
 from keras import ops
 
+from model_garden.layers.remat import block_call, check_remat
 from model_garden.models.registry import register
 from model_garden.models.text_model import TextModel
 
@@ -57,6 +58,9 @@ class BertEncoder(TextModel):
     >>> bert(tokens).shape        # tokens: int32 (batch, 16), [CLS] first, zero padded
     TensorShape([batch, 768])
   """
+
+  # Rematerialise every block in training (`layers/remat.py`); set by the trainer from config.remat.
+  remat = False
 
   def __init__(self, num_classes: int = 0, variant: Optional[str] = None, width: Optional[int] = None,
                depth: Optional[int] = None, mlp_dim: Optional[int] = None, num_heads: Optional[int] = None,
@@ -121,8 +125,9 @@ class BertEncoder(TextModel):
     x = out["embedded"] = self.drop(self.layer_norm(x), training=training)
     valid = ops.not_equal(tokens, 0)
     mask = ops.logical_and(valid[:, None, :, None], valid[:, None, None, :])  # (batch, 1, query, key)
+    check_remat(self, self.dropout)
     for i, layer in enumerate(self.encoder_layers):
-      x = out[f"encoder/block{i:02d}"] = layer(x, mask, training=training)
+      x = out[f"encoder/block{i:02d}"] = block_call(layer, self.remat, training, mask)(x)
     out["transformed"] = x
     x = out["pre_logits"] = x[:, 0]  # [CLS]
     if self.head is not None:

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from model_garden.layers.standardized_conv2d import StandardizedConv2D
+from model_garden.layers.remat import block_call
 from model_garden.models.image_model import ImageModel
 from model_garden.models.registry import register
 
@@ -110,6 +111,9 @@ class BiTResNet(ImageModel):
     >>> features = net.intermediates(images)["pre_logits"]  # (batch, 2048)
   """
 
+  # Rematerialise every block in training (`layers/remat.py`); set by the trainer from config.remat.
+  remat = False
+
   def __init__(self, num_classes: int = 0, variant: str = "R50x1", base_width: int = 64, groups: int = GN_GROUPS,
                image_size: int | None = 224, **kwargs):
     super().__init__(num_classes=num_classes, image_size=image_size, **kwargs)
@@ -151,7 +155,7 @@ class BiTResNet(ImageModel):
     out = {}
     x = out["stem"] = self.root(images)
     for b, stage in enumerate(self.stages):
-      x = out[f"block{b + 1}"] = stage(x)
+      x = out[f"block{b + 1}"] = block_call(stage, self.remat, training)(x)
     x = ops.relu(self.norm(x))
     x = out["pre_logits"] = ops.mean(x, axis=(1, 2))
     if self.head is not None:

@@ -9,6 +9,7 @@ from keras import ops
 
 from model_garden.layers.encoder_block import LAYER_NORM_EPSILON
 from model_garden.layers.mixer_block import MixerBlock
+from model_garden.layers.remat import block_call
 from model_garden.models.image_model import ImageModel
 from model_garden.models.registry import register
 from model_garden.registry import suggestion
@@ -80,6 +81,9 @@ class MlpMixer(ImageModel):
     >>> logits = mixer(images)                    # images (batch, 224, 224, 3) in [-1, 1]
   """
 
+  # Rematerialise every block in training (`layers/remat.py`); set by the trainer from config.remat.
+  remat = False
+
   def __init__(self, num_classes: int = 0, variant: Optional[str] = "B/16", hidden_dim: Optional[int] = None,
                num_blocks: Optional[int] = None, tokens_mlp_dim: Optional[int] = None,
                channels_mlp_dim: Optional[int] = None, patch_size: Optional[int] = None,
@@ -127,7 +131,7 @@ class MlpMixer(ImageModel):
     x = out["stem"] = self.stem(images)
     x = ops.reshape(x, (ops.shape(x)[0], -1, self.hidden_dim))
     for i, block in enumerate(self.blocks):
-      x = out[f"encoder/block{i:02d}"] = block(x, training=training)
+      x = out[f"encoder/block{i:02d}"] = block_call(block, self.remat, training)(x)
     x = out["encoded"] = self.pre_head_layer_norm(x)
     x = out["pre_logits"] = ops.mean(x, axis=1)
     if self.head is not None:

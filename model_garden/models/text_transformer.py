@@ -10,6 +10,7 @@ from keras import ops
 
 from model_garden.layers.encoder_block import LAYER_NORM_EPSILON, EncoderBlock
 from model_garden.layers.map_head import MAPHead
+from model_garden.layers.remat import block_call, check_remat
 from model_garden.models.registry import register
 from model_garden.models.text_model import TextModel
 from model_garden.models.vit import decode_variant
@@ -54,6 +55,9 @@ class TextTransformer(TextModel):
     >>> txt(tokens).shape          # tokens: int32 (batch, 16)
     TensorShape([batch, 384])
   """
+
+  # Rematerialise every block in training (`layers/remat.py`); set by the trainer from config.remat.
+  remat = False
 
   def __init__(self, num_classes: int = 0, variant: Optional[str] = None, width: Optional[int] = None,
                depth: Optional[int] = None, mlp_dim: Optional[int] = None, num_heads: Optional[int] = None,
@@ -117,8 +121,9 @@ class TextTransformer(TextModel):
     length = tokens.shape[1] if tokens.shape[1] is not None else ops.shape(tokens)[1]
     x = out["embedded"] = self.embedding(tokens)
     x = x + ops.cast(self.pos_embedding[:, :length], x.dtype)
+    check_remat(self, self.dropout)
     for i, block in enumerate(self.blocks):
-      x = out[f"encoder/block{i:02d}"] = block(x, training=training)
+      x = out[f"encoder/block{i:02d}"] = block_call(block, self.remat, training)(x)
     x = out["transformed"] = self.encoder_norm(x)
     if self.pool == "last":
       x = x[:, -1]

@@ -11,6 +11,7 @@ from model_garden.layers.class_token import ClassToken
 from model_garden.layers.encoder_block import LAYER_NORM_EPSILON, EncoderBlock
 from model_garden.layers.map_head import MAPHead
 from model_garden.layers.position_embedding import PositionEmbedding, posemb_sincos_2d, resample_posemb
+from model_garden.layers.remat import block_call, check_remat
 from model_garden.models.image_model import ImageModel
 from model_garden.models.registry import register
 from model_garden.registry import suggestion
@@ -144,6 +145,9 @@ class VisionTransformer(ImageModel):
     >>> tokens = vit.intermediates(images)["encoded"]     # (batch, 197, 768)
   """
 
+  # Rematerialise every block in training (`layers/remat.py`); set by the trainer from config.remat.
+  remat = False
+
   def __init__(self, num_classes: int = 0, variant: Optional[str] = "B/16", width: Optional[int] = None,
                depth: Optional[int] = None, mlp_dim: Optional[int] = None, num_heads: Optional[int] = None,
                patch_size: Optional[int] = None, pool: str = "gap", posemb: str = "learn",
@@ -215,8 +219,9 @@ class VisionTransformer(ImageModel):
       if self.cls_token is not None:
         x = self.cls_token(x)
     x = self.drop(x, training=training)
+    check_remat(self, self.dropout)
     for i, block in enumerate(self.blocks):
-      x = out[f"encoder/block{i:02d}"] = block(x, training=training)
+      x = out[f"encoder/block{i:02d}"] = block_call(block, self.remat, training)(x)
     x = encoded = out["encoded"] = self.encoder_norm(x)
 
     if self.pool == "map":
