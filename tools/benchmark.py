@@ -134,6 +134,7 @@ class Options:
   matmul_size: int = 4096
   matmul_reps: int = 5
   jit_compile: bool = False
+  remat: bool = False
   seed: int = 0
   json: bool = False
   backend: str = "tensorflow"
@@ -654,6 +655,27 @@ def _bench_network(model: keras.Model, built: Dict[str, Any], options: Options, 
   return rows
 
 
+def _bench_remat(model, built, options: Options, precision: str, counted, image_size: int,
+                 plain_rows) -> List[Dict[str, Any]]:
+  """The train step again with every block rematerialised (`model.remat`): its peak memory and time, and their
+  ratios to the plain step of the same network in the same run."""
+  if not hasattr(model, "remat"):
+    raise SystemExit(f"--remat: {type(model).__name__} does not support rematerialisation (ViT, Mixer, BiT and "
+                     "the text towers do).")
+  model.remat = True
+  try:
+    rows = _bench_network(model, {**built, "network": "ours_remat"}, dataclasses.replace(options, modes=("train",)),
+                          precision, counted, image_size)
+  finally:
+    model.remat = False
+  plain = next(r for r in plain_rows if r["mode"] == "train")
+  for row in rows:
+    row["remat_time_ratio"] = row["step_time_ms"] / plain["step_time_ms"]
+    if row["device_peak_mib"] and plain["device_peak_mib"]:
+      row["remat_memory_ratio"] = row["device_peak_mib"] / plain["device_peak_mib"]
+  return rows
+
+
 def optimizer_state_report(spec: str, lr: float = 1e-3) -> Dict[str, Any]:
   """State bytes of Adafactor (big_vision's) and Adam for the trainable variables of `spec`'s network."""
   _fresh_session("float32")
@@ -737,6 +759,9 @@ def run(options: Options) -> Dict[str, Any]:
       classes = int(getattr(model, "num_classes", 0) or 0)  # keras-hub gets a head of the same size.
       ours = _bench_network(model, built, options, precision, count("ours", model, image_size), image_size)
       rows.extend(ours)
+      if options.remat and "train" in options.modes:
+        rows.extend(_bench_remat(model, built, options, precision, count("ours", model, image_size), image_size,
+                                 ours))
       del model
 
       if compare:
@@ -852,6 +877,12 @@ def format_table(result: Dict[str, Any]) -> str:
       lines.append("  ".join("-" * w for w in widths))
   if any(r.get("ratio") is not None for r in result["results"]):
     lines.append("(vs keras-hub: our img/s / keras-hub's img/s, same mode and precision)")
+  for r in result["results"]:
+    if r.get("remat_time_ratio") is not None:
+      memory = r.get("remat_memory_ratio")
+      lines.append(f"remat ({r['precision']}): step time x{r['remat_time_ratio']:.2f}"
+                   + (f", TF peak memory x{memory:.2f} ({100 * (1 - memory):.0f}% less)" if memory else "")
+                   + " vs the plain train step (goal for ViT-B/16 at batch 8: >= 40% less for <= 35% more time)")
   if any(r["mfu"] > 1 for r in result["results"]):
     lines.append("WARNING: MFU above 100%: the matmul peak was measured while something else loaded the "
                  "machine, or --matmul_size is too small to reach the peak; rerun on a quiet machine.")
@@ -906,6 +937,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Options:
                       help="side of the square matmul timed for the peak")
   parser.add_argument("--matmul_reps", type=int, default=defaults.matmul_reps, help="timed matmuls")
   parser.add_argument("--jit_compile", action="store_true", help="XLA-compile the steps")
+  parser.add_argument("--remat", action="store_true",
+                      help="also time the train step with every block rematerialised: peak memory and time vs plain")
   parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the random inputs")
   parser.add_argument("--json", action="store_true", help="print one JSON line with all numbers at the end")
   parser.add_argument("--backend", default=keras.backend.backend(), choices=BACKENDS,
@@ -916,7 +949,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Options:
                  precisions=_comma_list(args.precision), steps=args.steps, warmup=args.warmup,
                  compare=args.compare, optimizer=args.optimizer, lr=args.lr,
                  optimizer_state=args.optimizer_state, matmul_size=args.matmul_size,
-                 matmul_reps=args.matmul_reps, jit_compile=args.jit_compile, seed=args.seed, json=args.json,
+                 matmul_reps=args.matmul_reps, jit_compile=args.jit_compile, remat=args.remat,
+                 seed=args.seed, json=args.json,
                  backend=args.backend)
 
 
