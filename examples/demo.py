@@ -79,7 +79,8 @@ def run_lit(workdir: str, data_dir, tiny: bool) -> dict:
   served = check_saved_model(lit, saved_model, vocab, figures["dataset"], figures["data_dir"])
   lu = figures["settings"]["Lu"]
   print(f"LiT (Lu) zero-shot test accuracy: shapes {lu['zero_shot_shapes']:.4f}, colours "
-        f"{lu['zero_shot_colours']:.4f}; Recall@1 image->text {lu['i2t_recall@1']:.4f}, text->image "
+        f"{lu['zero_shot_colours']:.4f} (held-out shape-colour pairs: {lu['held_out_shapes']:.4f}, "
+        f"{lu['held_out_colours']:.4f}); Recall@1 image->text {lu['i2t_recall@1']:.4f}, text->image "
         f"{lu['t2i_recall@1']:.4f}. SavedModel written to {saved_model} (its zero_shot signature: "
         f"{served['saved_model_zero_shot_shapes']:.4f} on {served['saved_model_examples']} test images, the Keras model's "
         f"class on {served['saved_model_agrees_with_keras']:.1%} of them).")
