@@ -1,14 +1,16 @@
 r"""`make demo`: the LiT pipeline on the embedded mg_shapes dataset, offline; a SavedModel; one JSON line.
 
   python examples/demo.py --workdir=workdirs/demo            # LiT (the default job)
-  python examples/demo.py --workdir=workdirs/demo --tiny     # the same, smoke-test sized (about a minute)
+  python examples/demo.py --workdir=workdirs/demo --tiny     # the same, smoke-test sized (a minute or two)
   python examples/demo.py --job=classification --workdir=workdirs/cls   # the supervised classifier
 
 The LiT job ("LiT: Zero-Shot Transfer with Locked-image text Tuning", Zhai et al. 2022) is
-`examples/lit_demo.py` (its docstring lists the steps and the measured figures): pretrain a small ViT on
-the shape labels, train a SentencePiece vocabulary on the captions, LiT-tune a text tower against the locked
-image tower (Lu) and, at the same budget, uu and UU; zero-shot accuracy for shapes and colours, Recall@1
-both ways, a linear probe on the locked features; a table (`results.md`), a chart (`results.png`). Then the
+`examples/lit_demo.py` (its docstring lists the steps, what overlaps and the measured figures): pretrain a
+small ViT on the shape and colour labels of 9,000 images, train a SentencePiece vocabulary on the captions,
+LiT-tune a text tower against the locked image tower (Lu) on 787 image-text pairs from which 16 shape-colour
+pairs are held out and, at the same budget, uu, Uu and UU; zero-shot accuracy for shapes and colours (test
+split and held-out pairs), Recall@1 both ways, a linear probe on the locked features, the paper's result
+checked per figure; a table (`results.md`), a chart (`results.png`). Then the
 Lu model is exported as one SavedModel (`saved_model/`: `embed_images`, `embed_texts`, `zero_shot` with
 the tokenizer in the graph), reloaded, and its `zero_shot` signature scored on test images, so the served
 model is checked against the Keras one.
@@ -79,7 +81,8 @@ def run_lit(workdir: str, data_dir, tiny: bool) -> dict:
   served = check_saved_model(lit, saved_model, vocab, figures["dataset"], figures["data_dir"])
   lu = figures["settings"]["Lu"]
   print(f"LiT (Lu) zero-shot test accuracy: shapes {lu['zero_shot_shapes']:.4f}, colours "
-        f"{lu['zero_shot_colours']:.4f}; Recall@1 image->text {lu['i2t_recall@1']:.4f}, text->image "
+        f"{lu['zero_shot_colours']:.4f} (held-out shape-colour pairs: {lu['held_out_shapes']:.4f}, "
+        f"{lu['held_out_colours']:.4f}); Recall@1 image->text {lu['i2t_recall@1']:.4f}, text->image "
         f"{lu['t2i_recall@1']:.4f}. SavedModel written to {saved_model} (its zero_shot signature: "
         f"{served['saved_model_zero_shot_shapes']:.4f} on {served['saved_model_examples']} test images, the Keras model's "
         f"class on {served['saved_model_agrees_with_keras']:.1%} of them).")

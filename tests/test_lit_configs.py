@@ -35,6 +35,24 @@ def test_setting_errors():
     mg_shapes_lit.get_config("setting=LX")
 
 
+def test_held_out_pairs_leave_the_image_text_data_and_get_their_own_zero_shot_evals():
+  from model_garden.data.mg_shapes import render  # pylint: disable=g-import-not-at-top
+  pairs = mg_shapes_lit.HELD_OUT
+  assert len(set(pairs)) == 16
+  assert all(sum(p[0] == shape for p in pairs) == 2 for shape in render.SHAPES)
+  assert all(colour in render.COLOUR_NAMES for _, colour in pairs)
+  config = mg_shapes_lit.get_config("setting=uu,dataset=mg_shapes/tiny32,split=train[:100]")
+  assert config.input.data.name == mg_shapes_lit.combinations_data("mg_shapes/tiny32", "seen")
+  assert config.input.data.split == "train[:100]" and "part='seen'" in config.input.data.name
+  held = config.evals.zeroshot_colours_held_out
+  assert held.data.name == mg_shapes_lit.combinations_data("mg_shapes/tiny32", "held_out")
+  assert (held.label_key, held.templates, held.data.split) == ("colour", "mg_shapes_colour", "test")
+  assert config.evals.zeroshot_shapes_held_out.label_key == "label"
+  plain = mg_shapes_lit.get_config("setting=uu,held_out=False")
+  assert plain.input.data.name == "mg_shapes/px32"
+  assert sorted(plain.evals) == ["retrieval", "zeroshot_colours", "zeroshot_shapes"]
+
+
 def test_runlocal_lu_trains_text_tower_and_keeps_the_locked_image_tower(tiny_shapes, tmp_path):
   from model_garden import models, training  # pylint: disable=g-import-not-at-top
   from model_garden.evaluation import retrieval, zero_shot  # noqa: F401  (registers the evaluators)

@@ -19,7 +19,9 @@ def test_lit_notebook_runs_tiny(tiny_shapes, tmp_path, monkeypatch):
   results = json.loads(stdout[-1].strip().splitlines()[-1])
   assert results["tiny"] is True and results["lit_steps"] == 10
   assert results["image_tower_locked"] is True
-  for key in ("zero_shot_shapes", "zero_shot_colours", "i2t_recall@1", "t2i_recall@1"):
+  for key in ("zero_shot_shapes", "zero_shot_colours", "held_out_shapes", "held_out_colours", "i2t_recall@1",
+              "t2i_recall@1"):
     assert 0.0 <= results[key] <= 1.0, key
+  assert set(results["image_tower"]) == {"test_shapes", "test_colours", "held_out_shapes", "held_out_colours"}
   for name in ("embed_images", "embed_texts", "zero_shot"):
     assert name in results["signatures"]

@@ -33,6 +33,18 @@ def test_onehot_and_keep():
   np.testing.assert_array_equal(multi["labels"].numpy(), [1, 0, 0, 1])
 
 
+def test_concat_onehot_is_a_multi_hot_over_both_label_spaces():
+  pp = get_preprocess_fn("concat_onehot((3, 4), ('label', 'colour'), on=0.9, off=0.05)")
+  out = pp({"label": tf.constant(2, tf.int64), "colour": tf.constant(1, tf.int64)})
+  np.testing.assert_allclose(out["labels"].numpy(), [0.05, 0.05, 0.9, 0.05, 0.9, 0.05, 0.05])
+  batched = pp({"label": tf.constant([0, 1]), "colour": tf.constant([3, 0])})["labels"].numpy()
+  np.testing.assert_allclose(batched, [[0.9, .05, .05, .05, .05, .05, 0.9], [.05, 0.9, .05, 0.9, .05, .05, .05]])
+  with pytest.raises(ValueError, match="one positive int depth per key"):
+    get_preprocess_fn("concat_onehot((8,), ('label', 'colour'))")
+  with pytest.raises(KeyError, match="colour"):
+    get_preprocess_fn("concat_onehot((3, 4), ('label', 'colour'))")({"label": tf.constant(0)})
+
+
 def test_keep_names_missing_keys():
   with pytest.raises(KeyError, match="nope"):
     get_preprocess_fn("keep('image', 'nope')")(_example())

@@ -19,3 +19,4 @@ from model_garden.data import robustness  # noqa: F401  (OOD readers; labelset, 
 from model_garden.data import image_text  # noqa: F401  (image-text dataset specs)
 from model_garden.data import semi_supervised  # noqa: F401  (labelled-subset selector and source)
 from model_garden.data import ops_labels  # noqa: F401  (single_label, random_label, file_label pp ops)
+from model_garden.data import held_out  # noqa: F401  (held_out_combinations source)

@@ -102,7 +102,7 @@ def get_dataset(name: Spec, split: str, *, batch_size: int, pp: str = "", data_d
   """
   if on_corrupt not in ("error", "skip"):
     raise ValueError(f"on_corrupt must be 'error' or 'skip', got {on_corrupt!r}.")
-  source = lookup_source(name)
+  source = lookup_source(name, data_dir=data_dir)
   if source is not None:
     ds = source.as_dataset(split, shuffle_files=train, seed=seed)
   else:

@@ -9,7 +9,7 @@ resume work the same as for tfds.
 from __future__ import annotations
 
 import os
-from typing import List
+from typing import List, Optional
 
 import tensorflow as tf
 
@@ -21,22 +21,26 @@ register = DATASETS.register
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 
-def lookup_source(name: Spec):
+def lookup_source(name: Spec, data_dir: Optional[str] = None):
   """The registered source for a spec like "image_folder(root='...')", or None for a tfds name.
 
   A mapping spec (`dict(name="semi_supervised", dataset="mg_shapes/px32", fraction=0.1)`, e.g. a config's
-  `input.data.name`, whose fields then override from the command line) must name a registered source.
+  `input.data.name`, whose fields then override from the command line) must name a registered source. A
+  source that reads tfds (it takes a `data_dir` argument) and whose spec sets none gets `data_dir`, so a spec
+  follows the `data_dir` its pipeline is given, as a plain tfds name does.
   """
-  if not isinstance(name, str):
-    spec_name, _, _ = spec_call(name)
+  if isinstance(name, str):
+    try:
+      spec_name, _, kwargs = parse_spec(name)
+    except Exception:  # pylint: disable=broad-except  (tfds names such as "cifar10:3.*.*" are no specs)
+      return None
+    if spec_name not in DATASETS:
+      return None
+  else:
+    spec_name, _, kwargs = spec_call(name)
     DATASETS.lookup(spec_name)  # SpecError with close matches: a mapping is never a tfds name
-    return DATASETS.get(name)
-  try:
-    spec_name, _, _ = parse_spec(name)
-  except Exception:  # pylint: disable=broad-except  (tfds names such as "cifar10:3.*.*" are no specs)
-    return None
-  if spec_name not in DATASETS:
-    return None
+  if data_dir is not None and "data_dir" not in kwargs and "data_dir" in (DATASETS.keyword_names(spec_name) or ()):
+    return DATASETS.get(name, data_dir=data_dir)
   return DATASETS.get(name)
 
 

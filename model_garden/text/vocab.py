@@ -107,7 +107,7 @@ def dataset_captions(name: str, split: str = "train", *, key: str = "captions",
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   from model_garden.data.pipeline import get_builder  # pylint: disable=g-import-not-at-top
   from model_garden.data.sources import lookup_source  # pylint: disable=g-import-not-at-top
-  source = lookup_source(name)
+  source = lookup_source(name, data_dir=data_dir)
   if source is not None:
     ds = source.as_dataset(split, shuffle_files=False)
   else:
