@@ -11,6 +11,8 @@ network; `ZeroShotEvaluator` adds the data and the towers.
 
 from __future__ import annotations
 
+import weakref
+
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -57,6 +59,19 @@ def unwrap_network(network):
   return network
 
 
+# One traced function per (network, method), shared by every evaluator run: a fresh tf.function per call would
+# retrace the network each time (seconds per evaluator for a small network).
+_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _compiled(network, method: str):
+  functions = _COMPILED.setdefault(network, {})
+  if method not in functions:
+    embed = getattr(network, method)
+    functions[method] = tf.function(lambda x: embed(x, training=False))
+  return functions[method]
+
+
 def embed_text_list(network, texts: Sequence[str], pp_txt: str, batch_size: int = 256) -> np.ndarray:
   """Normalised text embeddings [len(texts), D] of strings tokenised by `pp_txt` (input key `texts`)."""
   from model_garden.data.preprocess import get_preprocess_fn  # pylint: disable=g-import-not-at-top
@@ -68,7 +83,7 @@ def embed_text_list(network, texts: Sequence[str], pp_txt: str, batch_size: int 
                      "\"tokenize(16, model='sp.model', inkey='texts', outkey='labels')\".")
   ds = tf.data.Dataset.from_tensor_slices({"texts": tf.constant(list(texts), tf.string)})
   ds = ds.map(lambda e: preprocess(e)["labels"]).batch(batch_size)
-  embed = tf.function(lambda tokens: network.embed_texts(tokens, training=False))
+  embed = _compiled(network, "embed_texts")
   out = [embed(tokens).numpy() for tokens in ds]
   return np.concatenate(out) if out else np.zeros([0, 0], np.float32)
 
@@ -76,7 +91,7 @@ def embed_text_list(network, texts: Sequence[str], pp_txt: str, batch_size: int 
 def embed_images(network, ds, keys=()) -> Dict[str, np.ndarray]:
   """Normalised image embeddings of a batched dataset (`image` key), plus the other `keys` as arrays."""
   network = unwrap_network(network)
-  embed = tf.function(lambda images: network.embed_images(images, training=False))
+  embed = _compiled(network, "embed_images")
   out: Dict[str, list] = {"zimg": [], **{k: [] for k in keys}}
   for batch in ds:
     for key in ("image",) + tuple(keys):
