@@ -179,6 +179,15 @@ def test_guard_drops_and_counts_exactly_the_failures_in_order(window_size):
   assert ds.corrupt_counter.value() == len(bad)
 
 
+def test_guard_window_holds_at_most_64_mib_of_outputs():
+  from model_garden.data.pipeline import _window_size
+  spec = lambda shape, dtype=tf.float32: {"image": tf.TensorSpec(shape, dtype), "label": tf.TensorSpec([], tf.int64)}
+  assert _window_size(spec([224, 224, 3])) == 64 * 2 ** 20 // (224 * 224 * 3 * 4 + 8) == 111
+  assert _window_size(spec([32, 32, 3], tf.uint8)) == 128  # Small outputs: the full window.
+  assert _window_size(spec([None, None, 3])) == 128  # Unknown sizes: the default.
+  assert _window_size(spec([1024, 1024, 3])) == 8
+
+
 def test_guard_error_names_the_first_failure_in_stream_order():
   ds = model_garden.data.guarded_map(_numbered_images(50, {13, 14, 40}), _decode_and_label, window_size=8)
   seen = []

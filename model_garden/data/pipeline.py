@@ -105,7 +105,11 @@ def _is_prepared(builder) -> bool:
 
 
 ON_CORRUPT = ("error", "skip", "off")
-GUARD_WINDOW = 32  # Examples per guarded window: amortises the per-window datasets, bounds what is in flight.
+# Examples per guarded window, at most: a window's fixed cost (a few small datasets) is spread over them.
+# A window of preprocessed outputs is buffered while earlier windows are consumed, so large outputs get
+# fewer examples per window: at most GUARD_WINDOW_BYTES of them (e.g. 109 float32 images of 224 px).
+GUARD_WINDOW = 128
+GUARD_WINDOW_BYTES = 64 * 2 ** 20
 
 
 def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_dir: Optional[str] = None,
@@ -133,9 +137,11 @@ def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_di
     skip_examples: examples already consumed *in total over all hosts* (a resumed run passes
       `step * batch_size`); each of the `num_input_pipelines` hosts drops its share, before decoding.
     cache: cache the raw (decode-free) examples in memory (small datasets).
-    on_corrupt: "error" raises CorruptExampleError naming the example's tfds_id; "skip" drops and
-      counts it (the returned dataset's `corrupt_counter.value()`); "off" runs the preprocessing
-      unguarded (a failing example stops the stream with TensorFlow's own error, unnamed).
+    on_corrupt: what happens to an example whose preprocessing fails. "error": the stream stops with
+      CorruptExampleError naming its tfds_id, after the other examples of its window (at most 128
+      examples and one epoch); "skip": it is dropped and counted (the returned dataset's
+      `corrupt_counter.value()`); "off": no guard, a plain parallel map (TensorFlow's own error, which
+      does not name the example). Errors before preprocessing (reading) always stop the stream.
     download: try `download_and_prepare` if the dataset is not prepared.
     drop_remainder: default True for training, False for evaluation.
     num_parallel_calls: parallelism of the preprocessing (default: autotuned).
@@ -205,6 +211,7 @@ def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_di
     ds = builder.as_dataset(split=host_split, shuffle_files=train, decoders=decoders, read_config=read_config)
   if cache:
     ds = ds.cache()
+  epoch = int(ds.cardinality())  # Examples per epoch on this host, when known (tfds: always).
   if train:
     if shuffle_buffer > 1:
       ds = ds.shuffle(shuffle_buffer, seed=local_seed, reshuffle_each_iteration=True)
@@ -218,7 +225,9 @@ def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_di
     if on_corrupt == "off":
       ds = ds.map(prepare, num_parallel_calls=num_parallel_calls, deterministic=True)
     else:
-      ds, counter = _guarded(ds, prepare, on_corrupt, window_size=GUARD_WINDOW,
+      # A failure is reported at the end of its window: a window of at most one epoch bounds the delay.
+      ds, counter = _guarded(ds, prepare, on_corrupt, first_position=local_skip,
+                             max_window_size=epoch if epoch > 0 else None,
                              cycle_length=threadpool_size or tf.data.AUTOTUNE, num_parallel_calls=num_parallel_calls)
   except Exception as e:  # pylint: disable=broad-except
     config_error = _cause(e, PreprocessConfigError)
@@ -318,7 +327,7 @@ def _plain_variable():
                                                 name="corrupt_examples_skipped")
 
 
-def guarded_map(ds: tf.data.Dataset, fn, *, on_corrupt: str = "error", window_size: int = GUARD_WINDOW,
+def guarded_map(ds: tf.data.Dataset, fn, *, on_corrupt: str = "error", window_size: Optional[int] = None,
                 cycle_length=tf.data.AUTOTUNE, num_parallel_calls=tf.data.AUTOTUNE) -> tf.data.Dataset:
   """`ds.map(fn)` in parallel, where an example that makes `fn` fail is named (error) or dropped and counted.
 
@@ -334,24 +343,31 @@ def guarded_map(ds: tf.data.Dataset, fn, *, on_corrupt: str = "error", window_si
   return out
 
 
-def _guarded(ds: tf.data.Dataset, prepare, on_corrupt: str, *, window_size: int = GUARD_WINDOW,
+def _guarded(ds: tf.data.Dataset, prepare, on_corrupt: str, *, first_position: int = 0,
+             window_size: Optional[int] = None, max_window_size: Optional[int] = None,
              cycle_length=tf.data.AUTOTUNE, num_parallel_calls=tf.data.AUTOTUNE):
   """Applies `prepare(position, example)` to `(position, example)` pairs in parallel, guarding failures.
 
-  The stream is cut into windows of `window_size` examples, which a deterministic parallel interleave
+  The positions must be consecutive from `first_position` (an enumerated stream, maybe skipped). The
+  stream is cut into windows of `window_size` examples, which a deterministic parallel interleave
   preprocesses concurrently, each with `ignore_errors`: a failure inside a window drops only that example,
   while an error from upstream (reading, a dataset spec's own checks) still stops the stream, as it is
   raised outside the windows. Each example that preprocesses records its position in a hash table; after
-  a window's examples, a check (once per window, not per example) looks the window's positions up,
-  raises CorruptExampleError naming the first missing example's tfds_id (or its position) for "error",
-  or adds the number missing to the counter for "skip", and forgets them. The output order is the input
-  order; the only per-example cost over a parallel map is the table insert.
+  a window's examples, a check (once per window, not per example) looks the window's positions up, raises
+  CorruptExampleError naming the first missing example's tfds_id (or its position) for "error", or adds
+  the number missing to the counter for "skip", and forgets them: a failure is reported after the
+  survivors of its window (at most `max_window_size` examples). The output order is the input order.
+  Per example this costs one table insert over a parallel map; per window, a few small datasets.
+  Up to about `cycle_length` windows of outputs are buffered (`_window_size` bounds a window's bytes).
 
   Returns:
     (dataset of prepare's outputs, `_SkipCounter` or None).
   """
   example_spec = ds.element_spec[1]
   out_spec = ds.map(prepare).element_spec  # Traces once here, so configuration errors surface now.
+  window_size = window_size or _window_size(out_spec)
+  if max_window_size:
+    window_size = min(window_size, max_window_size)
   has_id = isinstance(example_spec, dict) and "tfds_id" in example_spec
   counter = _SkipCounter() if on_corrupt == "skip" else None
   with tf.init_scope():
@@ -366,38 +382,52 @@ def _guarded(ds: tf.data.Dataset, prepare, on_corrupt: str, *, window_size: int 
     with tf.control_dependencies([recorded]):
       return tf.nest.map_structure(tf.identity, out)
 
-  def check_window(positions, ids):
-    survived = done.lookup(positions) >= 0
-    missing = tf.reduce_sum(tf.cast(tf.logical_not(survived), tf.int64))
-    first = tf.argmin(tf.cast(survived, tf.int32), output_type=tf.int32)  # Index of the first missing one.
-    with tf.control_dependencies([done.remove(positions)]):
-      if counter is not None:
-        checked = counter.variable.assign_add(missing)
-      else:
-        checked = tf.debugging.Assert(
-            tf.equal(missing, 0),
-            ["CorruptExampleError: preprocessing failed for example", tf.gather(ids, first),
-             "- its image bytes are probably corrupt, or an op cannot apply to it (e.g. a crop larger than "
-             "the image). Fix or remove it, or set on_corrupt='skip' (config.input.on_corrupt) to drop and "
-             "count such examples."], summarize=3)
-    with tf.control_dependencies([checked]):
-      return tf.nest.map_structure(tf.identity, _placeholder(out_spec))
+  def preprocess_window(index, window):
+    positions, examples = window
+    first = first_position + index * window_size
+    expected = first + tf.range(positions.cardinality())  # A window's datasets know their size.
 
-  def preprocess_window(positions, examples):
-    window = positions.batch(window_size).get_single_element()
-    if has_id:
-      ids = examples["tfds_id"].batch(window_size).get_single_element()
-    else:
-      ids = tf.strings.join(["stream position ", tf.strings.as_string(window)])
+    def name(offset):  # Read from the window only when something failed.
+      if has_id:
+        return examples["tfds_id"].skip(tf.cast(offset, tf.int64)).take(1).get_single_element()
+      return tf.strings.join(["stream position ", tf.strings.as_string(first + tf.cast(offset, tf.int64))])
+
+    def check(_):
+      survived = done.lookup(expected) >= 0
+      missing = tf.reduce_sum(tf.cast(tf.logical_not(survived), tf.int64))
+      with tf.control_dependencies([done.remove(expected)]):
+        if counter is not None:
+          checked = counter.variable.assign_add(missing)
+        else:
+          failed = tf.cond(missing > 0, lambda: name(tf.argmin(tf.cast(survived, tf.int32))),
+                           lambda: tf.constant(""))
+          checked = tf.debugging.Assert(
+              tf.equal(missing, 0),
+              ["CorruptExampleError: preprocessing failed for example", failed,
+               "- its image bytes are probably corrupt, or an op cannot apply to it (e.g. a crop larger "
+               "than the image). Fix or remove it, or set on_corrupt='skip' (config.input.on_corrupt) to "
+               "drop and count such examples."], summarize=3)
+      with tf.control_dependencies([checked]):
+        return tf.nest.map_structure(tf.identity, _placeholder(out_spec))
+
     survivors = tf.data.Dataset.zip((positions, examples)).map(prepare_and_record).ignore_errors()
     # Iterated after the survivors: it yields nothing, it only checks.
-    check = tf.data.Dataset.from_tensors((window, ids)).map(check_window).filter(lambda *_: False)
-    return survivors.concatenate(check)
+    return survivors.concatenate(tf.data.Dataset.range(1).map(check).filter(lambda *_: False))
 
-  ds = ds.window(window_size).interleave(
+  ds = ds.window(window_size).enumerate().interleave(
       preprocess_window, cycle_length=cycle_length, block_length=window_size,
       num_parallel_calls=num_parallel_calls, deterministic=True)
   return ds, counter
+
+
+def _window_size(out_spec) -> int:
+  """GUARD_WINDOW examples, fewer if that many outputs of fixed shape would exceed GUARD_WINDOW_BYTES."""
+  size = 0
+  for spec in tf.nest.flatten(out_spec):
+    if not spec.shape.is_fully_defined() or spec.dtype == tf.string:
+      return GUARD_WINDOW  # Unknown sizes: the default.
+    size += spec.shape.num_elements() * spec.dtype.size
+  return int(max(8, min(GUARD_WINDOW, GUARD_WINDOW_BYTES // max(size, 1))))
 
 
 def _placeholder(spec):
