@@ -30,6 +30,7 @@ def _load_benchmark():
 
 
 bm = _load_benchmark()
+AFFINITY = os.sched_getaffinity(0)
 
 
 def _has_vit():
@@ -153,6 +154,9 @@ def test_input_mode_times_guarded_and_unguarded_with_one_and_all_threads(tiny_sh
     assert math.isfinite(row["imgs_per_sec"]) and row["imgs_per_sec"] > 0
     assert 0 < row["cores"] < os.cpu_count() + 1
     assert row["cpu_us_per_image"] == pytest.approx(1e6 * row["cores"] / row["imgs_per_sec"], rel=1e-6)
+  for guard in ("guarded", "unguarded"):  # Pinned to one core: at most one core's worth of CPU time.
+    assert rows[(guard, "1")]["cores"] < 1.15
+  assert os.sched_getaffinity(0) == AFFINITY  # Restored after the pinned runs.
   assert report["guarded_over_unguarded"]["all"] == pytest.approx(
       rows[("guarded", "all")]["imgs_per_sec"] / rows[("unguarded", "all")]["imgs_per_sec"])
   assert report["all_over_one_thread"]["guarded"] == pytest.approx(

@@ -290,6 +290,21 @@ def test_resume_skips_each_hosts_share(tiny_shapes):
     _host_ids(data_dir, 0, steps=1, skip_examples=7)
 
 
+def test_image_folder_hosts_read_disjoint_files(tmp_path):
+  for i in range(7):
+    folder = tmp_path / "train" / ("a" if i % 2 else "b")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{i}.png").write_bytes(GOOD_PNG)
+  spec = f"image_folder(root='{tmp_path}')"
+  shares = []
+  for host in range(2):
+    context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=host, num_replicas_in_sync=2)
+    ds = get_dataset(spec, "train", batch_size=2, train=False, pp=IDS_PP, input_context=context)
+    shares.append([i.decode() for b in ds for i in b["id"].numpy()])
+  assert sorted(len(s) for s in shares) == [3, 4] and not set(shares[0]) & set(shares[1])
+  assert sorted(os.path.basename(p) for s in shares for p in s) == [f"{i}.png" for i in range(7)]
+
+
 def test_skip_counter_works_in_a_strategy_scope(tmp_path):
   data_dir = _broken_dir(tmp_path)
   strategy = tf.distribute.MirroredStrategy(["CPU:0"])

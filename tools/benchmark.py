@@ -53,7 +53,8 @@ What is measured, for every combination of --mode and --precision (comma lists):
   `model_garden.data.get_dataset` of --dataset/--split with --pp (plus keep('image') unless the pp keeps
   keys itself), --input_batch per batch, in four configurations: guarded (on_corrupt='error') and
   unguarded (on_corrupt='off', a plain parallel map), each with 1 thread (threadpool_size=1,
-  max_intra_op_parallelism=1) and with all threads (TensorFlow's defaults). Each run times
+  max_intra_op_parallelism=1, and the process pinned to one core, since tf.data runs some threads outside
+  its pool) and with all threads (TensorFlow's defaults, every core). Each run times
   --input_images images after 3 warm-up batches; img/s and cores used (process CPU time / wall time) are
   the median of --input_repeats runs, taken in turn. It prints the ratios the pipeline's goals are about:
   guarded / unguarded (>= 0.95x) and all threads / 1 thread (>= 1.7x on 2 cores), and the load average
@@ -77,6 +78,7 @@ What made ours faster than Dense/einsum layers: every projection is a 2-D MatMul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gc
 import json
@@ -552,14 +554,47 @@ def input_pp(pp: str) -> str:
   return pp if any(op.startswith("keep(") for op in split_pp(pp)) else f"{pp}|keep('image')"
 
 
+@contextlib.contextmanager
+def pinned_to_one_core():
+  """Runs the block with every thread of this process (and those it starts) on one CPU core.
+
+  tf.data starts threads of its own beside its thread pool (e.g. parallel interleave workers), so a
+  thread-pool size alone does not make a pipeline single-threaded; the CPU affinity does.
+  """
+  tids = [int(t) for t in os.listdir("/proc/self/task")]
+  before = {}
+  for tid in tids:
+    try:
+      before[tid] = os.sched_getaffinity(tid)
+      os.sched_setaffinity(tid, {min(before[tid])})
+    except OSError:  # The thread ended meanwhile.
+      pass
+  try:
+    yield
+  finally:
+    for tid, cpus in before.items():
+      try:
+        os.sched_setaffinity(tid, cpus)
+      except OSError:
+        pass
+
+
 def time_input(options: Options, guard: str, threads: str) -> Dict[str, float]:
   """img/s and cores used (process CPU time / wall time) of one `get_dataset` configuration.
 
   guard: "guarded" (on_corrupt="error") or "unguarded" (on_corrupt="off", a plain parallel map).
-  threads: "1" (threadpool_size=1, max_intra_op_parallelism=1) or "all" (TensorFlow's defaults).
+  threads: "1" (threadpool_size=1, max_intra_op_parallelism=1, and the process pinned to one core) or
+    "all" (TensorFlow's defaults, every core).
   """
-  from model_garden.data import get_dataset  # pylint: disable=g-import-not-at-top
   one = threads == "1"
+  if one and hasattr(os, "sched_setaffinity"):
+    with pinned_to_one_core():
+      return _time_input(options, guard, one)
+  return _time_input(options, guard, one)
+
+
+def _time_input(options: Options, guard: str, one: bool) -> Dict[str, float]:
+  from model_garden.data import get_dataset  # pylint: disable=g-import-not-at-top
   ds = get_dataset(options.dataset, options.split, batch_size=options.input_batch, pp=input_pp(options.pp),
                    data_dir=options.data_dir, seed=options.seed, on_corrupt="error" if guard == "guarded" else "off",
                    threadpool_size=1 if one else None, max_intra_op_parallelism=1 if one else None)
@@ -611,7 +646,8 @@ def format_input_table(result: Dict[str, Any]) -> str:
            f"{result['load_after']:.2f} after",
            "  guarded = on_corrupt='error' (a failing example is named); unguarded = on_corrupt='off' "
            "(plain parallel map)",
-           "  1 thread = threadpool_size=1, max_intra_op_parallelism=1; all = TensorFlow's defaults", ""]
+           "  1 thread = threadpool_size=1, max_intra_op_parallelism=1, process pinned to one core; "
+           "all = TensorFlow's defaults, every core", ""]
   table = [["pipeline", "threads", "img/s", "cores used", "CPU us/img", "runs (img/s)"]]
   for r in result["rows"]:
     table.append([r["guard"], r["threads"], f"{r['imgs_per_sec']:.0f}", f"{r['cores']:.2f}",

@@ -138,7 +138,9 @@ def remove_leftovers(roots: Iterable[str], before: Set[str], depth: int = 3) -> 
   """Removes what a failed download created under `roots`: partial files and folders, then empty folders.
 
   Completed downloads that appeared meanwhile are kept (the next attempt reuses them); nothing that
-  existed before (`before`) is touched. Returns the removed paths.
+  existed before (`before`) is touched. Another process preparing into the same data_dir at the same
+  time would lose its partial files too: prepare datasets from one process (e.g. the chief).
+  Returns the removed paths.
   """
   roots = list(roots)
   removed: Set[str] = set()
