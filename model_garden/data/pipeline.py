@@ -414,9 +414,12 @@ def _guarded(ds: tf.data.Dataset, prepare, on_corrupt: str, *, first_position: i
     # Iterated after the survivors: it yields nothing, it only checks.
     return survivors.concatenate(tf.data.Dataset.range(1).map(check).filter(lambda *_: False))
 
-  ds = ds.window(window_size).enumerate().interleave(
-      preprocess_window, cycle_length=cycle_length, block_length=window_size,
-      num_parallel_calls=num_parallel_calls, deterministic=True)
+  ds = ds.window(window_size).enumerate()
+  if cycle_length == 1:
+    # One window at a time: in the consumer's thread, without handing each example between threads.
+    return ds.interleave(preprocess_window, cycle_length=1, block_length=window_size), counter
+  ds = ds.interleave(preprocess_window, cycle_length=cycle_length, block_length=window_size,
+                     num_parallel_calls=num_parallel_calls, deterministic=True)
   return ds, counter
 
 
