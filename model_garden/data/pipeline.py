@@ -107,7 +107,7 @@ def _is_prepared(builder) -> bool:
 ON_CORRUPT = ("error", "skip", "off")
 # Examples per guarded window, at most: a window's fixed cost (a few small datasets) is spread over them.
 # A window of preprocessed outputs is buffered while earlier windows are consumed, so large outputs get
-# fewer examples per window: at most GUARD_WINDOW_BYTES of them (e.g. 109 float32 images of 224 px).
+# fewer examples per window: at most GUARD_WINDOW_BYTES of them (e.g. 111 float32 images of 224 px).
 GUARD_WINDOW = 128
 GUARD_WINDOW_BYTES = 64 * 2 ** 20
 
@@ -150,7 +150,8 @@ def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_di
       those records; dataset specs shard their files), shuffles and seeds its random ops with its own
       seed, skips `skip_examples / num_input_pipelines`, and batches per replica.
     threadpool_size: tf.data private thread pool size (`options.threading.private_threadpool_size`;
-      big_vision uses 48 on TPU hosts). None: TensorFlow's shared pool, all cores.
+      big_vision uses 48 on TPU hosts), and the number of guarded windows preprocessed at once. None:
+      TensorFlow's shared pool, and one window per core.
     max_intra_op_parallelism: threads one op of the pipeline may use
       (`options.threading.max_intra_op_parallelism`; big_vision uses 1). None: TensorFlow's default.
     ram_budget_gb: RAM autotune may spend on buffers (`options.autotune.ram_budget`). None: TensorFlow's
@@ -175,6 +176,8 @@ def get_dataset(name: str, split: str, *, batch_size: int, pp: str = "", data_di
   the split, so over the hosts every example of an epoch is seen exactly once (tfds splits the examples
   as evenly as possible), and a resumed run sees, on every host, the batches an uninterrupted run would
   have seen. With one input pipeline (or `input_context=None`) the stream is the single-host stream.
+  With on_corrupt="skip", each host's count is the `corrupt_counter` of the dataset its call returned
+  (keep a reference to it inside the dataset function; the distributed dataset does not carry it).
 
   Example:
     >>> ds = get_dataset("mg_shapes/px32", "train", batch_size=64,
