@@ -30,6 +30,7 @@ def _load_benchmark():
 
 
 bm = _load_benchmark()
+AFFINITY = os.sched_getaffinity(0)
 
 
 def _has_vit():
@@ -136,3 +137,38 @@ def test_bad_flags_name_the_fix():
     bm.run(bm.parse_args(["--mode=training"]))
   with pytest.raises(bm.FlagError, match="mixed_bfloat16"):
     bm.run(bm.parse_args(["--precision=bf16"]))
+
+
+def test_input_mode_times_guarded_and_unguarded_with_one_and_all_threads(tiny_shapes, capsys):
+  _, data_dir = tiny_shapes
+  result = bm.main(["--mode=input", "--dataset=mg_shapes/tiny32", f"--data_dir={data_dir}",
+                    "--pp=decode|random_crop(28)|flip_lr|value_range(-1, 1)", "--input_batch=8",
+                    "--input_images=32", "--input_repeats=1", "--json"])
+  out = capsys.readouterr().out
+  assert "results" not in result  # --mode=input alone builds no network.
+  report = result["input"]
+  assert report["pp"] == "decode|random_crop(28)|flip_lr|value_range(-1, 1)|keep('image')"
+  rows = {(r["guard"], r["threads"]): r for r in report["rows"]}
+  assert set(rows) == set(bm.INPUT_CONFIGS)
+  for row in rows.values():
+    assert math.isfinite(row["imgs_per_sec"]) and row["imgs_per_sec"] > 0
+    assert 0 < row["cores"] < os.cpu_count() + 1
+    assert row["cpu_us_per_image"] == pytest.approx(1e6 * row["cores"] / row["imgs_per_sec"], rel=1e-6)
+  for guard in ("guarded", "unguarded"):  # Pinned to one core: at most one core's worth of CPU time.
+    assert rows[(guard, "1")]["cores"] < 1.15
+  assert os.sched_getaffinity(0) == AFFINITY  # Restored after the pinned runs.
+  assert report["guarded_over_unguarded"]["all"] == pytest.approx(
+      rows[("guarded", "all")]["imgs_per_sec"] / rows[("unguarded", "all")]["imgs_per_sec"])
+  assert report["all_over_one_thread"]["guarded"] == pytest.approx(
+      rows[("guarded", "all")]["imgs_per_sec"] / rows[("guarded", "1")]["imgs_per_sec"])
+  assert "guarded / unguarded" in out and "all threads / 1 thread" in out
+  assert _json_line(out)["input"]["rows"][0]["imgs_per_sec"] == pytest.approx(report["rows"][0]["imgs_per_sec"])
+
+
+def test_input_mode_bad_flags_and_pp_name_the_fix(tiny_shapes):
+  _, data_dir = tiny_shapes
+  with pytest.raises(bm.FlagError, match="--input_batch"):
+    bm.run(bm.parse_args(["--mode=input", "--input_batch=0"]))
+  with pytest.raises(model_garden.data.PreprocessConfigError, match=r"random_crop\(64\).*32x32"):
+    bm.run(bm.parse_args(["--mode=input", "--dataset=mg_shapes/tiny32", f"--data_dir={data_dir}",
+                          "--pp=decode|random_crop(64)"]))

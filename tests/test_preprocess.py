@@ -108,3 +108,27 @@ def test_randaugment_keeps_shape_and_dtype():
   out = get_preprocess_fn("randaugment(num_ops=2, magnitude=0.5)")({"image": tf.ones((16, 16, 3),
                                                                                      tf.uint8) * 100})
   assert out["image"].shape == (16, 16, 3) and out["image"].dtype == tf.uint8
+
+
+def test_crops_larger_than_the_image_name_the_op_and_sizes():
+  from model_garden.data import PreprocessConfigError
+  with pytest.raises(PreprocessConfigError, match=r"'random_crop\(7\)' \(op 2 of .*needs images of at least "
+                                                  r"7x7 \(height x width\), but they are 6x8"):
+    get_preprocess_fn("flip_lr|random_crop(7)")(_example(6, 8))
+  with pytest.raises(PreprocessConfigError, match=r"central_crop\(\(4, 9\)\) needs .* 4x9 .* 6x8"):
+    get_preprocess_fn("central_crop((4, 9))")(_example(6, 8))
+  # Exactly the image's size fits.
+  assert get_preprocess_fn("random_crop((6, 8))")(_example(6, 8))["image"].shape == (6, 8, 3)
+
+
+def test_static_shapes_reach_the_ops_after_decode():
+  fn = get_preprocess_fn("decode|random_crop(5)", static_shapes={"image": (6, 8, None)})
+  spec = {"image": tf.TensorSpec([], tf.string), RNG_KEY: tf.TensorSpec([2], tf.int64)}
+  out = tf.function(fn).get_concrete_function(spec).structured_outputs
+  assert out["image"].shape.as_list() == [5, 5, 3]
+  too_big = get_preprocess_fn("decode|random_crop(7)", static_shapes={"image": (6, 8, None)})
+  with pytest.raises(Exception, match=r"random_crop\(7\).*6x8"):
+    tf.function(too_big).get_concrete_function(spec)
+  png = tf.io.encode_png(_example(4, 4)["image"])  # A 4x4 image where 6x8 was promised fails at run time.
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    tf.function(get_preprocess_fn("decode", static_shapes={"image": (6, 8, None)}))({"image": png})

@@ -45,6 +45,21 @@ What is measured, for every combination of --mode and --precision (comma lists):
   * --optimizer_state: bytes of the state of `adafactor_bv(momentum=0.9)`, our `adam` and `keras Adam`
     for the model's trainable variables, and Adafactor / Adam (Scaling ViT: <= 1/3 for ViT-B/16).
 
+--mode=input times the input pipeline instead (alone, or with train/infer in one comma list):
+
+  .venv/bin/python tools/benchmark.py --mode=input --dataset=mg_shapes/px64 \
+      --pp="decode|inception_crop(224)|flip_lr|value_range(-1, 1)"
+
+  `model_garden.data.get_dataset` of --dataset/--split with --pp (plus keep('image') unless the pp keeps
+  keys itself), --input_batch per batch, in four configurations: guarded (on_corrupt='error') and
+  unguarded (on_corrupt='off', a plain parallel map), each with 1 thread (threadpool_size=1,
+  max_intra_op_parallelism=1, and the process pinned to one core, since tf.data runs some threads outside
+  its pool) and with all threads (TensorFlow's defaults, every core). Each run times
+  --input_images images after 3 warm-up batches; img/s and cores used (process CPU time / wall time) are
+  the median of --input_repeats runs, taken in turn. It prints the ratios the pipeline's goals are about:
+  guarded / unguarded (>= 0.95x) and all threads / 1 thread (>= 1.7x on 2 cores), and the load average
+  before and after, since other processes on the machine lower every number.
+
 Output: a table, and with --json one JSON line at the end (the dict `run()` returns): `results` holds one
 row per (network, mode, precision) with imgs_per_sec, step_time_ms, peak_rss_mib, flops_per_image,
 matmul_peak_gflops, mfu and, for our rows, keras_hub_imgs_per_sec and ratio (ours / keras-hub img/s).
@@ -63,6 +78,7 @@ What made ours faster than Dense/einsum layers: every projection is a 2-D MatMul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gc
 import json
@@ -101,6 +117,7 @@ try:
 except ImportError:  # Run from a checkout without `pip install -e .`.
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from model_garden import models  # noqa: E402
+from model_garden.data import DatasetUnavailableError  # noqa: E402
 from model_garden.registry import SpecError  # noqa: E402
 
 try:  # The ViT registers itself on import; models/__init__ may not import it yet.
@@ -110,6 +127,8 @@ except ImportError:
 
 DEFAULT_MODEL = "vit(variant='B/16', num_classes=1000, image_size=224)"
 MODES = ("train", "infer")
+INPUT_MODE = "input"  # The input pipeline alone (`run_input`); not part of the default --mode.
+DEFAULT_PP = "decode|inception_crop(224)|flip_lr|value_range(-1, 1)"
 # Precision policy -> dtype of its matmuls (the dtype the matmul peak is measured in).
 PRECISIONS = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
 COMPARES = ("none", "keras_hub")
@@ -138,6 +157,14 @@ class Options:
   seed: int = 0
   json: bool = False
   backend: str = "tensorflow"
+  # --mode=input:
+  dataset: str = "mg_shapes/px64"
+  split: str = "train"
+  data_dir: Optional[str] = None
+  pp: str = DEFAULT_PP
+  input_batch: int = 64
+  input_images: int = 4096
+  input_repeats: int = 2
 
 
 # -- FLOPs ------------------------------------------------------------------------------------------------
@@ -723,9 +750,141 @@ def variables_bytes_of(optimizer) -> int:
   return variables_bytes(optimizer.variables)
 
 
+# -- The input pipeline -----------------------------------------------------------------------------------
+INPUT_CONFIGS = (("guarded", "all"), ("unguarded", "all"), ("guarded", "1"), ("unguarded", "1"))
+
+
+def input_pp(pp: str) -> str:
+  """`pp`, ending in keep('image') unless it keeps keys itself (other features may not batch)."""
+  from model_garden.data import split_pp  # pylint: disable=g-import-not-at-top
+  return pp if any(op.startswith("keep(") for op in split_pp(pp)) else f"{pp}|keep('image')"
+
+
+@contextlib.contextmanager
+def pinned_to_one_core():
+  """Runs the block with every thread of this process (and those it starts) on one CPU core.
+
+  tf.data starts threads of its own beside its thread pool (e.g. parallel interleave workers), so a
+  thread-pool size alone does not make a pipeline single-threaded; the CPU affinity does.
+  """
+  tids = [int(t) for t in os.listdir("/proc/self/task")]
+  before = {}
+  for tid in tids:
+    try:
+      before[tid] = os.sched_getaffinity(tid)
+      os.sched_setaffinity(tid, {min(before[tid])})
+    except OSError:  # The thread ended meanwhile.
+      pass
+  try:
+    yield
+  finally:
+    for tid, cpus in before.items():
+      try:
+        os.sched_setaffinity(tid, cpus)
+      except OSError:
+        pass
+
+
+def time_input(options: Options, guard: str, threads: str) -> Dict[str, float]:
+  """img/s and cores used (process CPU time / wall time) of one `get_dataset` configuration.
+
+  guard: "guarded" (on_corrupt="error") or "unguarded" (on_corrupt="off", a plain parallel map).
+  threads: "1" (threadpool_size=1, max_intra_op_parallelism=1, and the process pinned to one core) or
+    "all" (TensorFlow's defaults, every core).
+  """
+  one = threads == "1"
+  if one and hasattr(os, "sched_setaffinity"):
+    with pinned_to_one_core():
+      return _time_input(options, guard, one)
+  return _time_input(options, guard, one)
+
+
+def _time_input(options: Options, guard: str, one: bool) -> Dict[str, float]:
+  from model_garden.data import get_dataset  # pylint: disable=g-import-not-at-top
+  ds = get_dataset(options.dataset, options.split, batch_size=options.input_batch, pp=input_pp(options.pp),
+                   data_dir=options.data_dir, seed=options.seed, on_corrupt="error" if guard == "guarded" else "off",
+                   threadpool_size=1 if one else None, max_intra_op_parallelism=1 if one else None)
+  batches = iter(ds)
+  for _ in range(3):  # Fills the shuffle buffer and the prefetch buffers.
+    _wait(next(batches))
+  steps = max(1, options.input_images // options.input_batch)
+  wall, cpu = time.perf_counter(), time.process_time()
+  for _ in range(steps):
+    _wait(next(batches))
+  wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+  images = steps * options.input_batch
+  return {"imgs_per_sec": images / wall, "cores": cpu / wall, "cpu_us_per_image": 1e6 * cpu / images}
+
+
+def run_input(options: Options) -> Dict[str, Any]:
+  """Times the input pipeline guarded and unguarded, with 1 thread and with all threads.
+
+  The four configurations run in turn, --input_repeats times, and each keeps its median run, so a burst
+  of load from other processes does not land on one configuration only. Ratios are of the medians.
+  """
+  runs: Dict[Tuple[str, str], List[Dict[str, float]]] = {config: [] for config in INPUT_CONFIGS}
+  load_before = os.getloadavg()[0]
+  for _ in range(options.input_repeats):
+    for guard, threads in INPUT_CONFIGS:
+      runs[(guard, threads)].append(time_input(options, guard, threads))
+  rows = []
+  for (guard, threads), timings in runs.items():
+    median = statistics.median(t["imgs_per_sec"] for t in timings)
+    chosen = min(timings, key=lambda t: abs(t["imgs_per_sec"] - median))
+    rows.append({"guard": guard, "threads": threads, "imgs_per_sec": median, "cores": chosen["cores"],
+                 "cpu_us_per_image": chosen["cpu_us_per_image"],
+                 "all_imgs_per_sec": [round(t["imgs_per_sec"], 1) for t in timings]})
+  speed = {(r["guard"], r["threads"]): r["imgs_per_sec"] for r in rows}
+  return {
+      "dataset": options.dataset, "split": options.split, "pp": input_pp(options.pp),
+      "batch": options.input_batch, "images": options.input_images, "repeats": options.input_repeats,
+      "device": describe_device(), "load_before": load_before, "load_after": os.getloadavg()[0], "rows": rows,
+      "guarded_over_unguarded": {t: speed[("guarded", t)] / speed[("unguarded", t)] for t in ("all", "1")},
+      "all_over_one_thread": {g: speed[(g, "all")] / speed[(g, "1")] for g in ("guarded", "unguarded")},
+  }
+
+
+def format_input_table(result: Dict[str, Any]) -> str:
+  """The human-readable report of `run_input()`'s result."""
+  lines = [f"model_garden input pipeline: {result['dataset']} {result['split']}, pp \"{result['pp']}\"",
+           f"  batch {result['batch']}, {result['images']} images per run after 3 warm-up batches, median of "
+           f"{result['repeats']} runs; {result['device']}; load average {result['load_before']:.2f} before, "
+           f"{result['load_after']:.2f} after",
+           "  guarded = on_corrupt='error' (a failing example is named); unguarded = on_corrupt='off' "
+           "(plain parallel map)",
+           "  1 thread = threadpool_size=1, max_intra_op_parallelism=1, process pinned to one core; "
+           "all = TensorFlow's defaults, every core", ""]
+  table = [["pipeline", "threads", "img/s", "cores used", "CPU us/img", "runs (img/s)"]]
+  for r in result["rows"]:
+    table.append([r["guard"], r["threads"], f"{r['imgs_per_sec']:.0f}", f"{r['cores']:.2f}",
+                  f"{r['cpu_us_per_image']:.0f}", ", ".join(f"{x:.0f}" for x in r["all_imgs_per_sec"])])
+  widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+  for n, row in enumerate(table):
+    lines.append("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in
+                           enumerate(zip(row, widths))).rstrip())
+    if n == 0:
+      lines.append("  ".join("-" * w for w in widths))
+  g, t = result["guarded_over_unguarded"], result["all_over_one_thread"]
+  lines.append(f"guarded / unguarded: {g['all']:.2f}x with all threads, {g['1']:.2f}x with 1 thread "
+               "(goal >= 0.95x)")
+  lines.append(f"all threads / 1 thread: {t['guarded']:.2f}x guarded, {t['unguarded']:.2f}x unguarded "
+               "(goal >= 1.7x on 2 cores)")
+  return "\n".join(lines)
+
+
 def run(options: Options) -> Dict[str, Any]:
-  """Runs every (mode, precision) combination for our network (and keras-hub's); returns all numbers."""
+  """Runs every (mode, precision) combination for our network (and keras-hub's); returns all numbers.
+
+  With "input" among the modes, also the input pipeline benchmark (`run_input`), under result["input"];
+  with only "input", nothing else.
+  """
   _check(options)
+  if INPUT_MODE in options.modes:
+    model_modes = tuple(m for m in options.modes if m != INPUT_MODE)
+    result = run(dataclasses.replace(options, modes=model_modes)) if model_modes else {"modes": []}
+    result["input"] = run_input(options)
+    result["modes"] = list(options.modes)
+    return result
   previous_policy = keras.mixed_precision.global_policy().name
   result: Dict[str, Any] = {
       "model": options.model, "batch": options.batch, "steps": options.steps, "warmup": options.warmup,
@@ -803,8 +962,11 @@ class FlagError(ValueError):
 
 def _check(options: Options) -> None:
   for mode in options.modes:
-    if mode not in MODES:
-      raise FlagError(f"Unknown mode {mode!r}; expected a comma list of {', '.join(MODES)}.")
+    if mode not in MODES + (INPUT_MODE,):
+      raise FlagError(f"Unknown mode {mode!r}; expected a comma list of {', '.join(MODES + (INPUT_MODE,))}.")
+  if INPUT_MODE in options.modes and (options.input_batch < 1 or options.input_images < 1
+                                      or options.input_repeats < 1):
+    raise FlagError("--input_batch, --input_images and --input_repeats must be >= 1.")
   for precision in options.precisions:
     if precision not in PRECISIONS:
       raise FlagError(f"Unknown precision {precision!r}; expected a comma list of {', '.join(PRECISIONS)}.")
@@ -920,7 +1082,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Options:
   parser = argparse.ArgumentParser(prog="tools/benchmark.py", description=__doc__, formatter_class=_Formatter)
   parser.add_argument("--model", default=defaults.model, help="model spec, as models.get(spec)")
   parser.add_argument("--batch", type=int, default=defaults.batch, help="images per step")
-  parser.add_argument("--mode", default=",".join(defaults.modes), help="comma list of train, infer")
+  parser.add_argument("--mode", default=",".join(defaults.modes),
+                      help="comma list of train, infer, input (input: the input pipeline, see --pp)")
   parser.add_argument("--precision", default=",".join(defaults.precisions),
                       help="comma list of float32, mixed_bfloat16 (Keras dtype policies)")
   parser.add_argument("--steps", type=int, default=defaults.steps, help="timed steps")
@@ -944,21 +1107,35 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Options:
   parser.add_argument("--backend", default=keras.backend.backend(), choices=BACKENDS,
                       help="Keras backend: tensorflow (tf.function steps), jax (jitted stateless steps) or "
                            "torch (eager); set before Keras is imported")
+  parser.add_argument("--dataset", default=defaults.dataset, help="--mode=input: tfds name or dataset spec")
+  parser.add_argument("--split", default=defaults.split, help="--mode=input: split")
+  parser.add_argument("--data_dir", default=defaults.data_dir, help="--mode=input: tfds data_dir")
+  parser.add_argument("--pp", default=defaults.pp,
+                      help="--mode=input: preprocessing string (keep('image') is appended unless it keeps keys)")
+  parser.add_argument("--input_batch", type=int, default=defaults.input_batch, help="--mode=input: batch size")
+  parser.add_argument("--input_images", type=int, default=defaults.input_images,
+                      help="--mode=input: images timed per run")
+  parser.add_argument("--input_repeats", type=int, default=defaults.input_repeats,
+                      help="--mode=input: runs of each configuration (the median is kept)")
   args = parser.parse_args(argv)
   return Options(model=args.model, batch=args.batch, modes=_comma_list(args.mode),
                  precisions=_comma_list(args.precision), steps=args.steps, warmup=args.warmup,
                  compare=args.compare, optimizer=args.optimizer, lr=args.lr,
                  optimizer_state=args.optimizer_state, matmul_size=args.matmul_size,
                  matmul_reps=args.matmul_reps, jit_compile=args.jit_compile, remat=args.remat,
-                 seed=args.seed, json=args.json,
-                 backend=args.backend)
+                 seed=args.seed, json=args.json, backend=args.backend,
+                 dataset=args.dataset, split=args.split, data_dir=args.data_dir, pp=args.pp,
+                 input_batch=args.input_batch, input_images=args.input_images, input_repeats=args.input_repeats)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
   """Parses `argv` (default sys.argv[1:]), runs, prints the table (and the JSON line); returns the result."""
   options = parse_args(sys.argv[1:] if argv is None else argv)
   result = run(options)
-  print(format_table(result), flush=True)
+  if "results" in result:
+    print(format_table(result), flush=True)
+  if "input" in result:
+    print(format_input_table(result["input"]), flush=True)
   if options.json:
     print(json.dumps(result, default=_json_default), flush=True)
   return result
@@ -975,5 +1152,5 @@ def _json_default(value):
 if __name__ == "__main__":
   try:
     main()
-  except (FlagError, SpecError) as e:  # The message says what to fix; a traceback would bury it.
+  except (FlagError, SpecError, DatasetUnavailableError) as e:  # The message says what to fix.
     sys.exit(f"benchmark.py: error: {e}")

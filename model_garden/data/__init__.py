@@ -10,7 +10,7 @@ _backends.tensorflow("model_garden.data (tf.data input pipelines, tfds datasets)
 from model_garden.data import mg_shapes, ops_general, ops_image  # noqa: F401  (registers ops, dataset)
 from model_garden.data.pipeline import (CorruptExampleError, DatasetUnavailableError, get_builder,
                                         get_dataset, guarded_map)
-from model_garden.data.preprocess import PP_OPS, get_preprocess_fn, split_pp
+from model_garden.data.preprocess import PP_OPS, PreprocessConfigError, get_preprocess_fn, split_pp
 from model_garden.data.sources import DATASETS, ImageFolder
 from model_garden.data import vtab  # noqa: F401  (VTAB task table; registers the vtab_label pp op)
 from model_garden.data import corruptions  # noqa: F401  (registers the corrupt pp op)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from model_garden.data.preprocess import op_rng, register
+from model_garden.data.preprocess import PreprocessConfigError, op_rng, register
 
 
 def _hw(size):
@@ -14,6 +14,28 @@ def _hw(size):
   if len(size) != 2:
     raise ValueError(f"A size is an int or (height, width), got {size!r}.")
   return int(size[0]), int(size[1])
+
+
+def _check_fits(op_name: str, image, th: int, tw: int):
+  """`image`, checked to be at least th x tw: statically when its sizes are known, else when it runs.
+
+  A crop larger than the image is a configuration error; the static check reports it while the pipeline
+  is built (`PreprocessConfigError`), the runtime one names the op and both sizes in the tf.data error.
+  """
+  h, w = (image.shape[0], image.shape[1]) if image.shape.rank is not None else (None, None)
+  if (h is not None and h < th) or (w is not None and w < tw):
+    raise PreprocessConfigError(
+        f"{op_name} needs images of at least {th}x{tw} (height x width), but they are "
+        f"{h if h is not None else '?'}x{w if w is not None else '?'}. Use a size of at most "
+        f"{min(th, h or th)}x{min(tw, w or tw)}, or resize first, e.g. 'resize({max(th, tw)})|{op_name}'.")
+  if h is not None and w is not None:
+    return image
+  shape = tf.shape(image)
+  check = tf.debugging.Assert(
+      tf.logical_and(shape[0] >= th, shape[1] >= tw),
+      [f"{op_name} needs images of at least {th}x{tw} (height x width); this one is", shape[0], "x", shape[1]])
+  with tf.control_dependencies([check]):
+    return tf.identity(image)
 
 
 def _on_image(fn, key):
@@ -71,6 +93,7 @@ def central_crop(size, key: str = "image"):
   """Crops the central `size` window (the image must be at least that large)."""
   th, tw = _hw(size)
   def fn(image, _):
+    image = _check_fits(f"central_crop({size})", image, th, tw)
     h, w = tf.shape(image)[0], tf.shape(image)[1]
     top, left = (h - th) // 2, (w - tw) // 2
     out = tf.image.crop_to_bounding_box(image, top, left, th, tw)
@@ -83,6 +106,7 @@ def random_crop(size, key: str = "image"):
   """A uniformly placed `size` crop (stateless, from the example's seed)."""
   th, tw = _hw(size)
   def fn(image, example):
+    image = _check_fits(f"random_crop({size})", image, th, tw)
     channels = image.shape[-1] if image.shape[-1] is not None else tf.shape(image)[-1]
     return tf.image.stateless_random_crop(image, [th, tw, channels], seed=op_rng(example, "random_crop"))
   return _on_image(fn, key)

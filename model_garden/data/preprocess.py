@@ -10,7 +10,7 @@ uninterrupted one would have seen.
 from __future__ import annotations
 
 import zlib
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import tensorflow as tf
 
@@ -22,6 +22,14 @@ register = PP_OPS.register
 RNG_KEY = "_rng"
 
 Example = Dict[str, tf.Tensor]
+
+
+class PreprocessConfigError(SpecError):
+  """A preprocessing op that cannot apply to the data it is given (e.g. a crop larger than the images).
+
+  Raised while the pipeline is built, from the static shapes of the data, so it is reported once with the
+  op and the sizes instead of as a corrupt example deep in a tf.data trace.
+  """
 
 
 def split_pp(pp: str) -> List[str]:
@@ -45,17 +53,45 @@ def split_pp(pp: str) -> List[str]:
   return [p.strip() for p in parts if p.strip()]
 
 
-def get_preprocess_fn(pp: str | None) -> Callable[[Example], Example]:
-  """Builds one function applying every op of `pp` in order; an empty pp is the identity."""
-  ops = [PP_OPS.get(spec) for spec in split_pp(pp or "")]
+def get_preprocess_fn(pp: str | None, static_shapes: Optional[Mapping[str, Sequence[Optional[int]]]] = None
+                      ) -> Callable[[Example], Example]:
+  """Builds one function applying every op of `pp` in order; an empty pp is the identity.
+
+  Args:
+    pp: the preprocessing string.
+    static_shapes: {key: shape} the data is known to have once decoded (None for an unknown dimension),
+      e.g. {"image": (32, 32, None)} for a tfds image feature of 32x32 images read still encoded. The
+      first time `key` holds a non-string tensor, its shape is asserted (`tf.ensure_shape`), so later
+      ops see the sizes while the pipeline is traced and one that cannot apply raises
+      `PreprocessConfigError` then.
+
+  Raises (when called, e.g. while tf.data traces it):
+    PreprocessConfigError: naming the op spec, its position in `pp`, and what does not fit.
+  """
+  specs = split_pp(pp or "")
+  ops = [PP_OPS.get(spec) for spec in specs]
+  pending = dict(static_shapes or {})
 
   def preprocess(example: Example) -> Example:
     example = dict(example)
-    for op in ops:
-      example = op(example)
+    waiting = dict(pending)
+    _assert_static_shapes(example, waiting)
+    for index, (spec, op) in enumerate(zip(specs, ops)):
+      try:
+        example = op(example)
+      except PreprocessConfigError as e:
+        raise PreprocessConfigError(
+            f"Preprocessing op {spec!r} (op {index + 1} of {pp!r}) cannot apply to this data: {e}") from None
+      _assert_static_shapes(example, waiting)
     return example
 
   return preprocess
+
+
+def _assert_static_shapes(example: Example, waiting: Dict[str, Sequence[Optional[int]]]) -> None:
+  """Gives each waiting key its known shape the first time it holds decoded (non-string) values."""
+  for key in [k for k in waiting if isinstance(example.get(k), tf.Tensor) and example[k].dtype != tf.string]:
+    example[key] = tf.ensure_shape(example[key], [d if d is None else int(d) for d in waiting.pop(key)])
 
 
 def op_rng(example: Example, salt: str) -> tf.Tensor:

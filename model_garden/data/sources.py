@@ -9,7 +9,7 @@ resume work the same as for tfds.
 from __future__ import annotations
 
 import os
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import tensorflow as tf
 
@@ -78,11 +78,16 @@ class ImageFolder:
                               f"{os.path.join(self.root, split)}/<class>/.")
     return paths, labels
 
-  def as_dataset(self, split: str, shuffle_files: bool = False, seed: int = 0) -> tf.data.Dataset:
+  def as_dataset(self, split: str, shuffle_files: bool = False, seed: int = 0,
+                 shard: Tuple[int, int] = (0, 1)) -> tf.data.Dataset:
+    """The split's examples; with shard=(index, count) only every count-th file, read by this host."""
     paths, labels = self.files(split)
     ds = tf.data.Dataset.from_tensor_slices({"tfds_id": paths, "label": tf.constant(labels, tf.int64)})
     if shuffle_files:
       ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=False)
+    index, count = shard
+    if count > 1:  # After the seeded shuffle, which is the same on every host: disjoint shares.
+      ds = ds.shard(count, index)
     return ds.map(lambda ex: {**ex, "image": tf.io.read_file(ex["tfds_id"])},
                   num_parallel_calls=tf.data.AUTOTUNE)
 
