@@ -55,8 +55,13 @@ def input_config(name: str, split: str, *, pp: str, batch_size: int, shuffle_buf
   block.batch_size = batch_size
   block.shuffle_buffer = shuffle_buffer
   block.cache = cache
-  block.on_corrupt = on_corrupt
+  block.on_corrupt = on_corrupt  # "error" (name the example), "skip" (drop and count), "off" (no guard)
   block.pp = pp
+  # tf.data options as big_vision sets them (None: tf.data's defaults): private threadpool size, max intra-op
+  # parallelism of one op, and the RAM budget of autotuning.
+  block.threadpool_size = ml_collections.config_dict.placeholder(int)
+  block.max_intra_op_parallelism = ml_collections.config_dict.placeholder(int)
+  block.ram_budget_gb = ml_collections.config_dict.placeholder(float)
   return block
 
 

@@ -244,11 +244,24 @@ def _train_in_workdir(config, workdir: str, strategy, chief: bool, verbose, extr
     logging.info("Resuming from %s at step %d.", checkpointer.latest, start_step)
 
   global_batch = config.input.batch_size
-  train_ds = mg_data.get_dataset(
-      config.input.data.name, config.input.data.split, batch_size=global_batch, pp=config.input.pp,
-      data_dir=config.input.get("data_dir"), train=True, seed=config.get("seed", 0),
-      shuffle_buffer=config.input.get("shuffle_buffer", 10_000), skip_examples=start_step * global_batch,
-      cache=config.input.get("cache", False), on_corrupt=config.input.get("on_corrupt", "error"))
+  if global_batch % strategy.num_replicas_in_sync:
+    raise ConfigError(f"config.input.batch_size ({global_batch}) must divide by the {strategy.num_replicas_in_sync} "
+                      "replicas: each gets batch_size / replicas examples per step.")
+  host_datasets = []
+
+  def dataset_fn(input_context):
+    # Per host: its share of the files, per-replica batches, its share of the examples already seen.
+    host_datasets.append(mg_data.get_dataset(
+        config.input.data.name, config.input.data.split, batch_size=global_batch, pp=config.input.pp,
+        data_dir=config.input.get("data_dir"), train=True, seed=config.get("seed", 0),
+        shuffle_buffer=config.input.get("shuffle_buffer", 10_000), skip_examples=start_step * global_batch,
+        cache=config.input.get("cache", False), on_corrupt=config.input.get("on_corrupt", "error"),
+        input_context=input_context, threadpool_size=config.input.get("threadpool_size"),
+        max_intra_op_parallelism=config.input.get("max_intra_op_parallelism"),
+        ram_budget_gb=config.input.get("ram_budget_gb")))
+    return host_datasets[-1]
+
+  train_ds = strategy.distribute_datasets_from_function(dataset_fn)
 
   nan_guard = checkpointing.NanGuard(keys=objective.nan_keys)
   callbacks = [nan_guard, checkpointing.CheckpointCallback(checkpointer, config.checkpoint_steps, nan_guard)]
@@ -289,8 +302,9 @@ def _train_in_workdir(config, workdir: str, strategy, chief: bool, verbose, extr
   for key, values in history.items():
     if "/" not in key:
       results[f"train/{key}"] = float(values[-1])
-  if getattr(train_ds, "corrupt_counter", None) is not None:
-    results["train/corrupt_examples_skipped"] = train_ds.corrupt_counter.value()
+  counters = [ds.corrupt_counter for ds in host_datasets if getattr(ds, "corrupt_counter", None) is not None]
+  if counters:
+    results["train/corrupt_examples_skipped"] = sum(counter.value() for counter in counters)
   already = evaluator_callback.ran_at(step)
   network = objective.evaluated_network() if evaluators else None
   for scheduled in evaluators:
