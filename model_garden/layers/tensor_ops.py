@@ -63,7 +63,9 @@ def _stateless(kind, shape, seed, minval, maxval, dtype):
     seed = [seed, 0]
   if name == "tensorflow":
     tf = backends.tensorflow()
-    seed = tf.cast(seed, tf.int32)
+    # int64, not int32: a seed word >= 2**31 would turn negative, and XLA reads negative words otherwise than
+    # TensorFlow's kernels (objectives.randomness keeps seeds in [0, 2**32)).
+    seed = tf.cast(seed, tf.int64)
     if kind == "normal":
       return tf.random.stateless_normal(shape, seed, dtype=dtype)
     return tf.random.stateless_uniform(shape, seed, minval=minval, maxval=maxval, dtype=dtype)

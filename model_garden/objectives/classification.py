@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from model_garden.objectives import common
+from model_garden.objectives import common, randomness
 from model_garden.objectives.objective import Objective, register
 
 _LOSSES = ("softmax_xent", "sigmoid_xent")
@@ -31,6 +31,11 @@ class Classification(Objective):
 
   Metrics: `loss`, `xent`, `l2` and `accuracy` (top-1 prediction within the label set, so multi-hot
   labels such as ReaL's count correctly).
+
+  Distribution: a step on R replicas equals the one-device step on the same global batch, except with MixUp:
+  its ratio is the step's (the same on every replica) but each replica mixes its own examples with their
+  reversal, as big_vision (each device mixes its batch), so the step equals a one-device step with
+  `grad_accum_steps=R` instead.
 
   Example:
     >>> net = model_garden.models.get("resnet_small(num_classes=8)")
@@ -67,9 +72,10 @@ class Classification(Objective):
     return labels
 
   def _mixup(self, images, labels):
-    # Each replica draws its own ratio: a distributed step then differs from one device, as in
-    # big_vision where each host mixes its own examples.
-    ratio = keras.random.beta((), self.mixup_alpha, self.mixup_alpha, seed=self.seed_generator)
+    # One ratio per step from the step's seed (the same on every replica and micro-batch); each replica mixes
+    # its own rows, as big_vision's pmapped update (one rng for all devices, each mixing its own batch).
+    seed = common.next_seed(self.seed_generator, "mixup")
+    ratio = randomness.beta((), seed, self.mixup_alpha, self.mixup_alpha)
     ratio = tf.maximum(ratio, 1.0 - ratio)
     images = ratio * images + (1.0 - ratio) * tf.reverse(images, axis=[0])
     labels = ratio * labels + (1.0 - ratio) * tf.reverse(labels, axis=[0])

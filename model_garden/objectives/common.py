@@ -13,15 +13,17 @@ from typing import Iterable
 import keras
 import tensorflow as tf
 
+from model_garden.objectives import randomness
+
 
 # -- Randomness ---------------------------------------------------------------------------------------
 def next_seed(seed_generator: keras.random.SeedGenerator, salt: str) -> tf.Tensor:
-  """A fresh stateless seed ([2] int64) from an objective's checkpointed generator, folded with `salt`.
+  """A fresh stateless seed ([2] int64, canonical: see `randomness`) from an objective's checkpointed generator,
+  folded with `salt`.
 
   The generator's state is a variable of the objective, so a resumed run replays the same draws.
   """
-  base = tf.cast(seed_generator.next(), tf.int64)
-  return tf.random.experimental.stateless_fold_in(base, zlib.crc32(salt.encode()))
+  return randomness.fold_in(seed_generator.next(), zlib.crc32(salt.encode()))
 
 
 # -- Labels and reductions ----------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from model_garden.models.gan.standing_statistics import update_standing_statistics
+from model_garden.objectives import randomness
 from model_garden.objectives.gan_losses import LOSSES, get_loss
 from model_garden.objectives.gan_penalties import PENALTIES, get_penalty
 from model_garden.objectives.objective import Objective, _unpack, register
@@ -38,12 +40,19 @@ class GAN(Objective):
   logs of the one D call of a step), `heads` / `build_heads` (auxiliary layers on D's features, built in
   `build_for_training` and trained by `d_optimizer`) and `compute_penalty`.
 
-  Randomness (z, sampled labels, penalty draws) is stateless, seeded by (seed, G step, D sub-step, stream,
-  replica): a run resumed from a checkpoint draws what the uninterrupted run would have drawn.
+  Randomness (z, sampled labels, penalty draws) is stateless, seeded by (seed, G step, D sub-step, stream):
+  a run resumed from a checkpoint draws what the uninterrupted run would have drawn. It goes through
+  `objectives.randomness`, so a step draws the same numbers with and without XLA.
 
   Distribution and precision as the base `Objective`: each loss is divided by `num_replicas_in_sync`
   before differentiating (Keras sums gradients over replicas), each optimizer scales its own loss
-  (`compile` wraps both in `LossScaleOptimizer` under mixed_float16). Logged: `d_loss` (with the
+  (`compile` wraps both in `LossScaleOptimizer` under mixed_float16). Each replica splits its own batch into
+  the n_disc slices (as compare_gan on each TPU core), so discriminator step i sees slice i of every replica.
+  Draws are made for the global batch of a D (or G) step, R * b rows, of which replica r takes rows r, r + R,
+  r + 2R, ... (`step_rows`): a step on R replicas then equals the one-device step on the global batch put in
+  the order `replica_batch_order(global_batch, R)` (slice by slice, the replicas' rows interleaved), rotations
+  and every per-example draw included. (compare_gan draws z with the examples in its input pipeline, and the
+  penalties' draws per core.) Logged: `d_loss` (with the
   weighted penalty), `g_loss`, `penalty` (unweighted), `d_real` and `d_fake` (mean logits), epoch means.
 
   The EMA generator (`ema_decay > 0`, compare_gan's `g_use_ema`: decay 0 before `ema_start_step`) is a copy
@@ -208,8 +217,9 @@ class GAN(Objective):
       self.built = True
       if self.d_optimizer is not None and not self.d_optimizer.built:
         self.d_optimizer.build(self.discriminator_variables())
-      if self.optimizer is not None and not self.optimizer.built:
-        self.optimizer.build(filter_trainable(self.optimizer, g.trainable_variables))
+      g_optimizer = getattr(self, "optimizer", None)  # None until compiled
+      if g_optimizer is not None and not g_optimizer.built:
+        g_optimizer.build(filter_trainable(g_optimizer, g.trainable_variables))
 
   symbolic_build_allowed = False  # Both networks and optimizers are built by build_for_training.
 
@@ -218,12 +228,40 @@ class GAN(Objective):
 
   # -- Steps ---------------------------------------------------------------------------------------------------
   def _step_seed(self, sub_step, stream):
-    context = tf.distribute.get_replica_context()
-    replica = context.replica_id_in_sync_group if context is not None else 0
-    seed = tf.constant([self.seed, 0], tf.int32)
-    for data in (tf.cast(self.optimizer.iterations, tf.int32), sub_step, stream, replica):
-      seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(data, tf.int32))
+    seed = tf.constant([self.seed, 0], tf.int64)
+    for data in (self.optimizer.iterations, sub_step, stream):
+      seed = randomness.fold_in(seed, data)
     return seed
+
+  def step_rows(self, batch_size) -> randomness.BatchRows:
+    """This replica's rows of a D (or G) step's global batch: r, r + R, ... of R * `batch_size` (see the class)."""
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    if replicas == 1:
+      return randomness.BatchRows.all(batch_size)
+    return randomness.BatchRows.strided(context.replica_id_in_sync_group, replicas, batch_size, replicas * batch_size)
+
+  def replica_batch_order(self, global_batch_size: int, replicas: int) -> np.ndarray:
+    """The order of a global batch in which a one-device step equals a step on `replicas` replicas.
+
+    Replica r holds rows [r L, (r + 1) L) of the global batch (L = global / replicas) and cuts them into n_disc
+    slices of b = L / n_disc; the one-device step's slice i must hold row j of every replica's slice i at
+    position j * replicas + r, where its draws (`step_rows`) match. Returns the indices `order` such that the
+    one-device step runs on `batch[order]`.
+    """
+    local = global_batch_size // replicas
+    b = local // self.n_disc
+    if replicas * local != global_batch_size or self.n_disc * b != local:
+      raise ValueError(f"A global batch of {global_batch_size} does not split into {replicas} replicas of n_disc="
+                       f"{self.n_disc} equal slices.")
+    return np.array([r * local + i * b + j for i in range(self.n_disc) for j in range(b) for r in range(replicas)])
+
+  def sample_latents(self, batch_size, seed, rows=None):
+    """z for `batch_size` images from the generator's prior (`generator.sample_latents` with `randomness`)."""
+    g = self.generator
+    if g.z_distribution == "normal":
+      return randomness.normal([batch_size, g.z_dim], seed, rows=rows)
+    return randomness.uniform([batch_size, g.z_dim], seed, -1.0, 1.0, rows=rows)
 
   def _labels(self, batch):
     if not self.conditional:
@@ -239,7 +277,10 @@ class GAN(Objective):
       return None
     if self.fit_label_distribution:
       return real_labels
-    return self.generator.one_hot(self.generator.sample_labels(batch_size, self._step_seed(sub_step, _LABELS)))
+    g = self.generator
+    labels = randomness.uniform_int([batch_size], self._step_seed(sub_step, _LABELS), 0, g.label_classes,
+                                    rows=self.step_rows(batch_size))  # as generator.sample_labels
+    return g.one_hot(labels)
 
   def discriminate(self, real, fake, real_labels, fake_labels, training):
     """One discriminator call on concat(real, fake); returns the (real, fake) logits in float32."""
@@ -287,7 +328,8 @@ class GAN(Objective):
   def compute_penalty(self, real, fake, real_labels, sub_step, aux):
     labels = aux.get("penalty_labels", real_labels) if self.discriminator.label_classes else None
     return tf.cast(self.penalty_fn(self.discriminator, real, fake, labels=labels,
-                                   seed=self._step_seed(sub_step, _PENALTY)), tf.float32)
+                                   seed=self._step_seed(sub_step, _PENALTY),
+                                   rows=self.step_rows(tf.shape(real)[0])), tf.float32)
 
   def _track(self, values, weights=None):
     weights = weights or {}
@@ -317,7 +359,8 @@ class GAN(Objective):
     for i, (real, real_labels) in enumerate(zip(real_slices, label_slices)):
       batch_size = tf.shape(real)[0]
       fake_labels = self._fake_labels(real_labels, batch_size, i)
-      fake = g(g.sample_latents(batch_size, self._step_seed(i, _Z)), labels=fake_labels, training=True)
+      z = self.sample_latents(batch_size, self._step_seed(i, _Z), rows=self.step_rows(batch_size))
+      fake = g(z, labels=fake_labels, training=True)
       fake = tf.stop_gradient(fake)
       with tf.GradientTape() as tape:
         d_terms, _, aux = self.adversarial_losses(real, fake, real_labels, fake_labels, training=True)
@@ -329,7 +372,7 @@ class GAN(Objective):
 
     batch_size = tf.shape(real_slices[-1])[0]
     fake_labels = self._fake_labels(label_slices[-1], batch_size, self.n_disc)
-    z = g.sample_latents(batch_size, self._step_seed(self.n_disc, _Z))
+    z = self.sample_latents(batch_size, self._step_seed(self.n_disc, _Z), rows=self.step_rows(batch_size))
     with tf.GradientTape() as tape:
       fake = g(z, labels=fake_labels, training=True)
       _, g_terms, aux = self.adversarial_losses(real_slices[-1], fake, label_slices[-1], fake_labels,
@@ -357,10 +400,11 @@ class GAN(Objective):
     batch_size = tf.shape(images)[0]
     seed = tf.constant([self.seed, -1], tf.int32)
     fake_labels = None
+    g = self.generator
     if self.conditional:
       fake_labels = (labels if self.fit_label_distribution
-                     else self.generator.one_hot(self.generator.sample_labels(batch_size, seed + 1)))
-    fake = self.generator(self.generator.sample_latents(batch_size, seed), labels=fake_labels, training=training)
+                     else g.one_hot(randomness.uniform_int([batch_size], seed + 1, 0, g.label_classes)))
+    fake = g(self.sample_latents(batch_size, seed), labels=fake_labels, training=training)
     d_terms, g_terms, _ = self.adversarial_losses(images, fake, labels, fake_labels, training=training)
     return {**d_terms, **g_terms, "penalty": tf.constant(0.0)}, {}
 

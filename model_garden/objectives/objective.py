@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Dict, Mapping, Optional, Tuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from model_garden.objectives.keras_workarounds import MultiWorkerFitMixin
+from model_garden.objectives.randomness import BatchRows
 from model_garden.registry import Registry, Spec, SpecError, spec_call
 
 OBJECTIVES = Registry("objective")
@@ -71,6 +73,11 @@ class Objective(MultiWorkerFitMixin, keras.Model):
   * works around Keras 3.15's MultiWorkerMirroredStrategy bugs (keras-team/keras#20585) through
     `keras_workarounds.MultiWorkerFitMixin`, the one module that overrides private Keras methods.
 
+  Random draws inside a step (augmentations, noise) use `objectives.randomness` with a seed from a checkpointed
+  `keras.random.SeedGenerator` (`common.next_seed`) and `batch_rows(count)`: each example's draw is then a
+  function of its row in the step's global batch, the same on one device, on every replica layout and with
+  gradient accumulation, with or without XLA.
+
   Objectives that need several optimizers per step (GANs) override `train_step` itself.
 
   Example:
@@ -97,6 +104,8 @@ class Objective(MultiWorkerFitMixin, keras.Model):
     super().__init__(**kwargs)
     self.network = network
     self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names + self.metric_names}
+    # (index, count) of the micro-batch a step is computing (gradient accumulation), for `batch_rows`.
+    object.__setattr__(self, "_micro_batch", (0, 1))
 
   # -- Subclass API -----------------------------------------------------------------------------------
   def compute_losses(self, batch, training: bool):
@@ -107,6 +116,34 @@ class Objective(MultiWorkerFitMixin, keras.Model):
     """Per-step values of `metric_names` (each becomes the epoch mean shown in logs)."""
     del batch, outputs
     return {}
+
+  def batch_rows(self, count) -> BatchRows:
+    """The rows of the step's global batch that the `count` examples being computed are.
+
+    Replica r of R computing micro-batch i of k (gradient accumulation) holds rows (r * k + i) * count + j of
+    a global batch of R * k * count examples: `tf.distribute` gives replica r the r-th contiguous part of the
+    global batch, and accumulation splits a replica's part into k contiguous micro-batches. Draw per-example
+    randomness with these rows (`randomness.uniform(shape, seed, rows=rows)`), and a distributed or
+    accumulated step draws what a one-device step on the global batch draws.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    micro, micro_batches = self._micro_batch
+    if replicas == 1 and micro_batches == 1:
+      return BatchRows.all(count)
+    replica = context.replica_id_in_sync_group if replicas > 1 else 0
+    start = (tf.cast(replica, tf.int32) * micro_batches + tf.cast(micro, tf.int32)) * count
+    return BatchRows.strided(start, 1, count, count * micro_batches * replicas)
+
+  def replica_batch_order(self, global_batch_size: int, replicas: int) -> np.ndarray:
+    """The order of a global batch in which a one-device step equals a step on `replicas` replicas.
+
+    Indices `order` such that the one-device step on `batch[order]` equals the distributed step on `batch`
+    (the identity here: replica r holds the r-th part and draws as `batch_rows` says); objectives whose step
+    cuts a replica's batch into parts (GANs) say otherwise.
+    """
+    del replicas
+    return np.arange(global_batch_size)
 
   # -- What the trainer asks of every objective ---------------------------------------------------------
   @property
@@ -195,7 +232,11 @@ class Objective(MultiWorkerFitMixin, keras.Model):
     self.grad_accum_steps = steps
 
   def _accumulated_gradients(self, batch, variables):
-    """The mean gradients, losses and metrics of `grad_accum_steps` equal slices of `batch`, one at a time."""
+    """The mean gradients, losses and metrics of `grad_accum_steps` equal slices of `batch`, one at a time.
+
+    Every micro-batch starts from the step's seed-generator states, so each draws the step's seeds and, through
+    `batch_rows`, the rows of the global batch it holds: exactly what the whole batch's step would draw.
+    """
     k = self.grad_accum_steps
     size = tf.nest.flatten(batch)[0].shape[0]
     message = (f"config.grad_accum_steps={k} splits each replica's batch into equal micro-batches: make "
@@ -209,13 +250,24 @@ class Objective(MultiWorkerFitMixin, keras.Model):
           lambda t: tf.reshape(t, tf.concat([[k, -1], tf.shape(t)[1:]], 0)) if size is None else
           tf.reshape(t, [k, size // k] + t.shape[1:].as_list()), batch)
     take = lambda i: tf.nest.map_structure(lambda t: tf.gather(t, i), stacked)  # noqa: E731
+    seed_states = [v for v in self.variables if v.path.endswith("seed_generator_state")]
+    step_seeds = [tf.identity(v.value) for v in seed_states]
 
-    grads, losses, metric_values = self._gradients(take(0), variables)
+    def micro_batch_gradients(i):
+      for state, value in zip(seed_states, step_seeds):
+        state.assign(value)
+      object.__setattr__(self, "_micro_batch", (i, k))
+      try:
+        return self._gradients(take(i), variables)
+      finally:
+        object.__setattr__(self, "_micro_batch", (0, 1))
+
+    grads, losses, metric_values = micro_batch_gradients(0)
     values = {**losses, **metric_values}
     to_float = lambda d: {n: tf.cast(v, tf.float32) for n, v in d.items()}  # noqa: E731
 
     def body(i, grads, sums):
-      g, l, m = self._gradients(take(i), variables)
+      g, l, m = micro_batch_gradients(i)
       grads = [a + tf.cast(b, a.dtype) for a, b in zip(grads, g)]
       step = to_float({**l, **m})
       return i + 1, grads, {n: sums[n] + step[n] for n in sums}
@@ -270,8 +322,9 @@ class Objective(MultiWorkerFitMixin, keras.Model):
           image_shape = (None, size, size, 3)
         self.network.build(image_shape)
       self.built = True
-      if self.optimizer is not None and not self.optimizer.built:
-        self.optimizer.build(self.trainable_for_step())
+      optimizer = getattr(self, "optimizer", None)  # None until compiled (a clone built to compare losses)
+      if optimizer is not None and not optimizer.built:
+        optimizer.build(self.trainable_for_step())
 
   def get_config(self):
     config = super().get_config()

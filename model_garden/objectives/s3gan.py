@@ -63,6 +63,10 @@ class S3GAN(SSGAN):
   Logged besides GAN's (and SSGAN's with rotation): `class_loss` and `class_accuracy` (over the labelled
   upright reals; epoch means weighted by their number) and `labelled_fraction` of the reals.
 
+  Distribution: the class loss in L_D is the mean over the labelled reals of the whole global batch (their count
+  is all-reduced over replicas), so a distributed step equals the one-device step (see `GAN`) however the few
+  labels fall on the replicas; compare_gan averaged each TPU core's own mean.
+
   Args:
     self_supervision: "none" or "rotation".
     use_predictor: add the class head (needs a projection discriminator).
@@ -135,13 +139,28 @@ class S3GAN(SSGAN):
     cross_entropy = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=class_logits)
     class_loss = tf.math.divide_no_nan(tf.reduce_sum(available * cross_entropy), count)
     correct = tf.cast(tf.equal(tf.argmax(class_logits, axis=1), tf.argmax(labels, axis=1)), tf.float32)
-    d_terms["d_loss"] += self.weight_class_loss * class_loss
+    d_terms["d_loss"] += self.weight_class_loss * self._global_class_loss(available * cross_entropy, count,
+                                                                          class_loss)
     d_terms.update(class_loss=class_loss,
                    class_accuracy=tf.math.divide_no_nan(tf.reduce_sum(available * correct), count),
                    labelled_fraction=tf.reduce_mean(available))
     aux["log_weights"] = {"class_loss": count, "class_accuracy": count}
     aux["penalty_labels"] = tf.split(out["resolved_labels"], 2, axis=0)[0][:batch_size]
     return d_terms, g_terms, aux
+
+  @staticmethod
+  def _global_class_loss(weighted_cross_entropy, count, class_loss):
+    """This replica's share of the mean over the global batch's labelled reals (the class loss of one device).
+
+    With R replicas, R * (this replica's sum) / (the labelled count of all replicas): the replicas' losses,
+    divided by R and summed as the step does, give the global mean however the labels fall on the replicas.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+      return class_loss
+    replicas = context.num_replicas_in_sync
+    total = context.all_reduce("sum", count)
+    return tf.math.divide_no_nan(replicas * tf.reduce_sum(weighted_cross_entropy), total)
 
   def get_config(self):
     config = super().get_config()

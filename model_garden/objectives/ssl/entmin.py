@@ -32,6 +32,9 @@ class EntMin(Objective):
   ignored where unlabelled) and `labelled` (1/0). Metrics: `loss`, `xent`, `entmin`, `l2`, `accuracy`
   (on the labelled images).
 
+  Distribution: the masked means are per replica, as the original's per TPU core (a distributed step equals the
+  one-device step when the replicas hold as many labelled images each).
+
   Args:
     network: a classifier `ImageModel`.
     entmin_weight: weight of the entropy term.

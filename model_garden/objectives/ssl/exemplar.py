@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from model_garden.objectives.objective import Objective, register
-from model_garden.objectives import common
+from model_garden.objectives import common, randomness
 from model_garden.objectives.ssl import pretext
 from model_garden.objectives.ssl.triplet import pairwise_squared_distances, triplet_semihard_loss
 from model_garden.models.ssl.patches import per_image_standardization
@@ -29,6 +29,12 @@ class Exemplar(Objective):
   4. the network maps each view to an embedding (its 1000-way head, or the objective's Dense on
      `pre_logits` when the network has no head), L2-normalised;
   5. the semi-hard triplet loss (margin 0.5) with the image index as the label.
+
+  Distribution: the augmentations are drawn per image of the global batch (`Objective.batch_rows`), so every
+  replica draws what a one-device step would; the triplet loss, as the original's on each TPU core, compares
+  the views of one replica's images only (its negatives are that replica's other images). A step on R replicas
+  therefore equals a one-device step with `grad_accum_steps=R` (each micro-batch one replica's images), not
+  the one-device step on the whole batch.
 
   Known quirk: the released code L2-normalises along axis 0 (the batch axis) instead of each embedding;
   `normalize_axis=0` reproduces it, the default -1 normalises each embedding.
@@ -96,9 +102,11 @@ class Exemplar(Objective):
   def make_views(self, images):
     """[B, H, W, 3] -> ([B * num_views, S, S, 3] standardised views, int32 image ids)."""
     seed = common.next_seed(self.seed_generator, "exemplar")
-    seeds = tf.random.experimental.stateless_split(seed, 2)
-    images = pretext.random_grayscale(images, self.grayscale_probability, seeds[0])
-    views = pretext.inception_views(images, self.num_views, self.view_size, seeds[1], area_range=self.area_range)
+    seeds = randomness.split(seed, 2)
+    rows = self.batch_rows(tf.shape(images)[0])
+    images = pretext.random_grayscale(images, self.grayscale_probability, seeds[0], rows=rows)
+    views = pretext.inception_views(images, self.num_views, self.view_size, seeds[1], area_range=self.area_range,
+                                    rows=rows)
     if self.standardize:
       views = per_image_standardization(views)
     ids = tf.repeat(tf.range(tf.shape(images)[0]), self.num_views)

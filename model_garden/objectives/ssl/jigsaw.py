@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from model_garden.objectives.objective import register
-from model_garden.objectives import common
+from model_garden.objectives import common, randomness
 from model_garden.objectives.ssl.patch_task import PatchTask
 
 
@@ -89,7 +89,7 @@ class Jigsaw(PatchTask):
     perms = tf.constant(self.permutations)
     labels = tf.range(self.num_permutations, dtype=tf.int32)
     if training and self.permutation_subset < self.num_permutations:
-      draw = tf.random.stateless_uniform([self.num_permutations], common.next_seed(self.seed_generator, "perm"))
+      draw = randomness.uniform([self.num_permutations], common.next_seed(self.seed_generator, "perm"))
       labels = tf.argsort(draw)[:self.permutation_subset]
       perms = tf.gather(perms, labels)
     return perms, labels

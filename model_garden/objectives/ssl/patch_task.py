@@ -8,7 +8,7 @@ import tensorflow as tf
 from model_garden.models.ssl.patches import (cell_geometry, grid_patches, per_image_standardization,
                                              random_offsets)
 from model_garden.objectives.objective import Objective
-from model_garden.objectives import common
+from model_garden.objectives import common, randomness
 from model_garden.objectives.ssl import pretext
 
 
@@ -34,6 +34,13 @@ class PatchTask(Objective):
 
   Coupled L2: `weight_decay` (1e-4) on the trunk's kernels, `head_weight_decay` (5e-4) on the head's.
   Subclasses define `tuples(training) -> (int32 [m, k] cell indices, int32 [m] labels)`.
+
+  Distribution: the grayscale draws, the jitter and the dropout masks are drawn per image of the global batch
+  (`Objective.batch_rows`), and a step's draws shared by all images (Jigsaw's permutation subset) come from the
+  step's seed, so every replica draws what a one-device step would. The head's BatchNorm normalises with the
+  statistics of a replica's batch, as the original's per TPU core: a step on R replicas equals a one-device
+  step with `grad_accum_steps=R` in loss and trained weights (the moving averages then see R micro-batches one
+  after another rather than their mean).
 
   Batch: `{"image": [B, S, S, 3]}` in [-1, 1] with S >= grid * patch_size.
   Metrics: `loss`, `xent`, `l2`, `accuracy` (over the B * m tuples).
@@ -67,7 +74,6 @@ class PatchTask(Objective):
     self.fc1 = keras.layers.Dense(self.hidden, kernel_initializer=init,
                                   bias_initializer=keras.initializers.Constant(0.1), name="fc1")
     self.fc1_bn = keras.layers.BatchNormalization(momentum=0.997, epsilon=1e-5, name="fc1_bn")
-    self.fc1_dropout = keras.layers.Dropout(self.dropout, seed=self.seed)
     self.fc2 = keras.layers.Dense(self.num_task_classes, kernel_initializer=init, name="fc2")
 
   # -- Subclass API -----------------------------------------------------------------------------------
@@ -99,9 +105,10 @@ class PatchTask(Objective):
     _, _, jitter = cell_geometry(images.shape[1], self.grid, self.patch_size)
     offsets = None
     if training:
-      seeds = tf.random.experimental.stateless_split(common.next_seed(self.seed_generator, "patches"), 2)
-      images = pretext.random_grayscale(images, self.grayscale_probability, seeds[0])
-      offsets = random_offsets(tf.shape(images)[0], self.grid, jitter, seeds[1])
+      seeds = randomness.split(common.next_seed(self.seed_generator, "patches"), 2)
+      rows = self.batch_rows(tf.shape(images)[0])
+      images = pretext.random_grayscale(images, self.grayscale_probability, seeds[0], rows=rows)
+      offsets = rows.draw(lambda count: random_offsets(count, self.grid, jitter, seeds[1]))
     patches = grid_patches(images, self.grid, self.patch_size, offsets)
     return per_image_standardization(patches) if self.standardize else patches
 
@@ -121,10 +128,12 @@ class PatchTask(Objective):
     shape = tf.shape(picked)
     return tf.reshape(picked, [shape[0] * shape[1], indices.shape[1] * embeddings.shape[-1]])
 
-  def head(self, features, training: bool):
+  def head(self, features, training: bool, rows=None):
+    """[N, k * E] tuple features -> [N, classes] logits; `rows`: their rows of the step's global batch (dropout)."""
     x = self.fc1(features)
     x = tf.nn.relu(self.fc1_bn(x, training=training))
-    x = self.fc1_dropout(x, training=training)
+    if training and self.dropout:
+      x = randomness.dropout(x, self.dropout, common.next_seed(self.seed_generator, "dropout"), rows=rows)
     return tf.cast(self.fc2(x), tf.float32)
 
   def compute_losses(self, batch, training):
@@ -132,7 +141,9 @@ class PatchTask(Objective):
     patches = self.make_patches(images, training)
     embeddings = self.embed_patches(patches, training)
     indices, tuple_labels = self.tuples(training)
-    logits = self.head(self.concat_tuples(embeddings, indices), training)
+    # concat_tuples is image-major: image i's m tuples are rows i * m ... i * m + m - 1.
+    rows = self.batch_rows(tf.shape(images)[0]).repeat(indices.shape[0])
+    logits = self.head(self.concat_tuples(embeddings, indices), training, rows=rows)
     labels = tf.tile(tuple_labels, [tf.shape(images)[0]])
     xent = tf.reduce_mean(common.sparse_xent(labels, logits))
     trunk_vars = self.network.trainable_variables

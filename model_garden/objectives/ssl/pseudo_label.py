@@ -28,6 +28,9 @@ class PseudoLabel(Objective):
   Batch: semi-supervised layout (`image`, `labels`, `labelled`). Metrics: `loss`, `xent`, `l2`, `accuracy`
   (labelled images), `agreement` (student and teacher agree on unlabelled images).
 
+  Distribution: the weighted mean is per replica, as a per-core loss (a distributed step equals the one-device
+  step when the replicas' weights sum to the same).
+
   Args:
     network: the student `ImageModel` (a classifier).
     teacher: a trained classifier with the same classes (frozen here).

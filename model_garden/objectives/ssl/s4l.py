@@ -39,6 +39,13 @@ class S4L(Objective):
   VAT and EntMin (MOAM) act on the rotated unlabelled images (`vat_on_labelled=False`, as
   `rotation_vat.py`, which ignores its `--apply_vat_to_labeled` flag) or on all images.
 
+  Distribution: the random draws (views, VAT noise) are per example of the global batch (`Objective.batch_rows`),
+  so every replica draws what a one-device step would. The loss terms are means over a replica's examples, as
+  the original's per TPU core: the rotation loss's two parts (labelled, unlabelled), the masked means and the
+  Exemplar triplet loss (negatives from the replica's images) are taken per replica. A step on R replicas equals
+  a one-device step with `grad_accum_steps=R`; it equals the one-device step on the whole batch when every
+  replica holds labelled and unlabelled images in the same numbers (S4L-Rotation, VAT, MOAM).
+
   Known quirk: s4l's `exemplar.py` calls `do_triplet(emb, ninstances, nexamples)` with its two count
   arguments swapped, so its identities are runs of B consecutive views rather than one image's 8 views; this
   implementation uses the intended identity (the image index).
@@ -114,6 +121,7 @@ class S4L(Objective):
     """(network inputs, pretext targets, labelled mask, class labels), all [B * copies]."""
     images = batch["image"]
     batch_size = tf.shape(images)[0]
+    rows = self.batch_rows(batch_size)
     mask = common.labelled_mask(batch, batch_size)
     labels = common.class_indices(batch["labels"])
     if self.pretext == "rotation":
@@ -121,7 +129,8 @@ class S4L(Objective):
       copies = pretext_ops.NUM_ROTATIONS
     else:
       inputs = pretext_ops.inception_views(images, self.num_views, self.view_size,
-                                           common.next_seed(self.seed_generator, "views"), area_range=self.area_range)
+                                           common.next_seed(self.seed_generator, "views"), area_range=self.area_range,
+                                           rows=rows)
       targets = tf.repeat(tf.range(batch_size), self.num_views)
       copies = self.num_views
     return inputs, targets, tf.repeat(mask, copies), tf.repeat(labels, copies)
@@ -137,6 +146,7 @@ class S4L(Objective):
 
   def compute_losses(self, batch, training):
     inputs, targets, mask, labels = self._inputs(batch)
+    copies = pretext_ops.NUM_ROTATIONS if self.pretext == "rotation" else self.num_views
     out = self.network.intermediates(inputs, training=training)
     logits = tf.cast(out["logits"], tf.float32)
     xent = common.masked_mean(common.sparse_xent(labels, logits), mask)
@@ -155,7 +165,7 @@ class S4L(Objective):
     if self.vat_weight:
       vat, _ = vat_loss(self.network, inputs, logits, target_mask, common.next_seed(self.seed_generator, "vat"),
                         epsilon=self.vat_epsilon, xi=self.vat_xi, power_iterations=self.vat_power_iterations,
-                        training=training)
+                        training=training, rows=self.batch_rows(tf.shape(batch["image"])[0]).repeat(copies))
     entmin = tf.constant(0.0)
     if self.entmin_weight:
       entmin = common.masked_mean(conditional_entropy(logits), target_mask)

@@ -10,7 +10,7 @@ import tensorflow as tf
 from model_garden.layers.symbolic import all_layers
 
 from model_garden.objectives.objective import Objective, register
-from model_garden.objectives import common
+from model_garden.objectives import common, randomness
 from model_garden.objectives.ssl.entmin import conditional_entropy
 
 
@@ -52,7 +52,7 @@ def frozen_batch_norm_statistics(network):
 
 
 def virtual_adversarial_perturbation(forward, images, logits, seed, xi: float = 1e-6,
-                                     power_iterations: int = 1) -> tf.Tensor:
+                                     power_iterations: int = 1, rows=None) -> tf.Tensor:
   """The unit direction (per example, L2 over H, W, C) that most increases KL[p(x + r) || p(x)].
 
   S4L's `virtual_adversarial_perturbation_direction`: start from Gaussian noise, then `power_iterations`
@@ -66,9 +66,11 @@ def virtual_adversarial_perturbation(forward, images, logits, seed, xi: float = 
     seed: stateless seed of the initial noise.
     xi: finite-difference step (1e-6).
     power_iterations: power-method iterations (1).
+    rows: the images' rows of the step's global batch (`Objective.batch_rows`): the noise is the global
+      batch's at those rows.
   """
   logits = tf.stop_gradient(tf.cast(logits, tf.float32))
-  d = tf.random.stateless_normal(tf.shape(images), seed, dtype=images.dtype)
+  d = randomness.normal(tf.shape(images), seed, rows=rows, dtype=images.dtype)
   for _ in range(int(power_iterations)):
     d = xi * _normalize(d)
     with tf.GradientTape() as tape:
@@ -79,7 +81,7 @@ def virtual_adversarial_perturbation(forward, images, logits, seed, xi: float = 
 
 
 def vat_loss(network, images, logits, mask, seed, *, epsilon: float, xi: float = 1e-6,
-             power_iterations: int = 1, training: bool = True):
+             power_iterations: int = 1, training: bool = True, rows=None):
   """(mean over `mask` of KL[p(x + r) || stopgrad p(x)], r) with ||r|| = `epsilon` per example.
 
   `epsilon` is in input units (images in [-1, 1]; S4L: 40 for VAT, 32 in MOAM). The perturbed passes use
@@ -90,7 +92,7 @@ def vat_loss(network, images, logits, mask, seed, *, epsilon: float, xi: float =
 
   with frozen_batch_norm_statistics(network):
     direction = virtual_adversarial_perturbation(forward, images, logits, seed, xi=xi,
-                                                 power_iterations=power_iterations)
+                                                 power_iterations=power_iterations, rows=rows)
     perturbation = epsilon * direction
     divergence = kl_divergence_from_logits(forward(images + perturbation), tf.stop_gradient(logits))
   return common.masked_mean(divergence, mask), perturbation
@@ -112,6 +114,10 @@ class VAT(Objective):
 
   Batch: semi-supervised layout (`image`, `labels`, `labelled`). Metrics: `loss`, `xent`, `vat`, `entmin`,
   `l2`, `accuracy` (labelled images).
+
+  Distribution: the noise is drawn per image of the global batch (`Objective.batch_rows`), the same on every
+  replica layout; the masked means are per replica, as the original's per TPU core (a distributed step equals
+  the one-device step when the replicas hold as many labelled images each).
 
   Args:
     network: a classifier `ImageModel`.
@@ -157,7 +163,7 @@ class VAT(Objective):
     if self.vat_weight:
       vat, _ = vat_loss(self.network, images, logits, target, common.next_seed(self.seed_generator, "vat"),
                         epsilon=self.epsilon, xi=self.xi, power_iterations=self.power_iterations,
-                        training=training)
+                        training=training, rows=self.batch_rows(tf.shape(images)[0]))
     entmin = common.masked_mean(conditional_entropy(logits), target)
     l2 = common.l2_penalty(self.trainable_variables, self.weight_decay, self.decay_regex)
     loss = xent + self.vat_weight * vat + self.entmin_weight * entmin + l2
