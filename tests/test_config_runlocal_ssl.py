@@ -9,10 +9,10 @@ dataset is the embedded mg_shapes/px32 in ~/tensorflow_datasets (or $TFDS_DATA_D
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
+
+from runlocal_driver import run_commands
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = ["exemplar", "jigsaw", "moam", "pseudo_label", "relative_patch_location", "rotation", "s4l_exemplar",
@@ -26,30 +26,6 @@ EXTRA_METRICS = {"exemplar": "train/retrieval_accuracy", "moam": "train/vat", "p
                  "rotation": "train/accuracy", "s4l_exemplar": "train/retrieval_accuracy",
                  "s4l_rotation": "train/pretext_accuracy", "vat": "train/vat"}
 
-# Parses each command line with model_garden.train's own flags and runs its `main`, as `python -m` does (where
-# absl's app.run parses sys.argv).
-DRIVER = r"""
-import sys, traceback
-from absl import flags
-import keras
-from model_garden import train
-failed = []
-for command in sys.argv[1:]:
-  argv = command.split(" ")
-  print("RUNNING", command, flush=True)
-  flags.FLAGS.unparse_flags()
-  sys.argv = argv  # ml_collections reads the --config.<field> overrides from sys.argv, as under app.run
-  try:
-    flags.FLAGS(argv)
-    keras.backend.clear_session()
-    train.main(argv[:1])
-  except Exception:  # pylint: disable=broad-except  (report every config, then fail)
-    traceback.print_exc()
-    failed.append(command)
-print("FAILED", failed, flush=True)
-sys.exit(1 if failed else 0)
-"""
-
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
@@ -60,10 +36,7 @@ def runs(tmp_path_factory):
     workdirs[name] = str(base / name)
     commands.append(f"model_garden.train --config=model_garden/configs/ssl/{name}.py:runlocal "
                     f"--workdir={workdirs[name]} {OVERRIDES.get(name, '')}".strip())
-  env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-         "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
-  proc = subprocess.run([sys.executable, "-c", DRIVER, *commands], cwd=ROOT, env=env, capture_output=True,
-                        text=True, timeout=1500)
+  proc = run_commands(commands)
   results = {}
   for name, workdir in workdirs.items():
     path = os.path.join(workdir, "results.json")

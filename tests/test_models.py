@@ -69,3 +69,14 @@ def test_load_weights_copies_by_path_and_lists_mismatches(tmp_path):
   report = load_weights(partial, path, skip="head/.*")
   assert report["skipped"] == ["head/kernel", "head/bias"] or sorted(report["skipped"]) == ["head/bias",
                                                                                             "head/kernel"]
+
+
+def test_the_mixed_precision_check_fails_on_outputs_that_differ():
+  from model_garden.testing import model_checks  # pylint: disable=g-import-not-at-top
+  spec = "resnet_small(num_classes=5, image_size=16, widths=(8,))"
+  model = model_garden.models.get(spec)
+  images = tf.random.stateless_uniform((2, 16, 16, 3), (1, 2), -1, 1)
+  outputs = model(images)
+  model_checks._check_mixed_precision(spec, model, images, outputs, "mixed_bfloat16", 0.03)
+  with pytest.raises(AssertionError, match="differ from float32"):
+    model_checks._check_mixed_precision(spec, model, images, outputs * 1.1 + 0.1, "mixed_bfloat16", 0.03)

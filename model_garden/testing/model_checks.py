@@ -21,8 +21,32 @@ def _randomise_zero_weights(model, seed=0):
       v.assign(rng.normal(0, 0.1, value.shape).astype(value.dtype))
 
 
+def _check_mixed_precision(spec: str, model, images, outputs, policy: str, rtol: float) -> None:
+  """The same network built under `policy` (compute in 16 bits, variables in float32), given `model`'s weights,
+  computes outputs close to the float32 ones (within `rtol` of their largest magnitude), all finite."""
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(policy)
+  try:
+    mixed = models.get(spec)
+    mixed.build(images.shape)
+  finally:
+    keras.config.set_dtype_policy(previous)
+  low = [v.path for v in mixed.weights if v.trainable and keras.backend.standardize_dtype(v.dtype) != "float32"]
+  assert not low, f"{policy}: trainable variables not kept in float32: {low[:5]}"
+  mixed.set_weights(model.get_weights())
+  mixed_outputs = mixed(images)
+  values = np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(mixed_outputs, "float32")))
+  reference = np.asarray(outputs, dtype=np.float32)
+  assert np.all(np.isfinite(values)), f"{policy}: non-finite outputs"
+  error = float(np.max(np.abs(values - reference)))
+  scale = max(float(np.max(np.abs(reference))), 1e-6)
+  assert error <= rtol * scale, (f"{policy}: outputs differ from float32 by {error:.3g}, more than {rtol} of their "
+                                 f"largest magnitude {scale:.3g}")
+
+
 def run_model_checks(spec: str, image_size: int, batch: int = 2, expected_endpoints=("pre_logits", "logits"),
-                     export: bool = True, atol: float = 1e-5):
+                     export: bool = True, atol: float = 1e-5, mixed_policy: str = "mixed_bfloat16",
+                     mixed_rtol: float = 0.03):
   """Builds `spec` and checks it end to end; returns the model. Raises AssertionError on failure.
 
   1. `models.get(spec)` builds; the call gives (batch, num_classes) logits (or pre-logits with no head).
@@ -30,6 +54,9 @@ def run_model_checks(spec: str, image_size: int, batch: int = 2, expected_endpoi
   3. `get_config` -> `from_config` builds a model with the same config and parameter count.
   4. `.keras` save -> `keras.saving.load_model` gives the same outputs.
   5. A SavedModel export's `serve_float` signature gives the same outputs (needs model_garden.export).
+  6. Mixed precision: built under `mixed_policy` ("mixed_bfloat16"; None skips) with the same weights, the
+     trainable variables stay float32 and the outputs are finite and within `mixed_rtol` of the float32 outputs'
+     largest magnitude (bfloat16 keeps 8 bits of mantissa: ~0.4% per rounding, compounded over the layers).
   """
   model = models.get(spec)
   _randomise_zero_weights(model)
@@ -60,4 +87,6 @@ def run_model_checks(spec: str, image_size: int, batch: int = 2, expected_endpoi
       export_classifier(model, export_dir, image_size=image_size)
       served = tf.saved_model.load(export_dir).signatures["serve_float"](images)
       np.testing.assert_allclose(served["logits"], logits, atol=atol)
+  if mixed_policy:
+    _check_mixed_precision(spec, model, images, logits, mixed_policy, mixed_rtol)
   return model

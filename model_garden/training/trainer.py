@@ -175,7 +175,14 @@ def build_objective(config, strategy=None):
         logging.info("Initialised network %r from %s.", name, trainer_keys["init"])
     frozen = [name for name, (_, trainer_keys) in entries.items() if trainer_keys["frozen"]]
     _apply_memory_options(config, objective)
-    objective.compile_with(make_optimizers(config, objective, frozen), jit_compile=jit_compile(config))
+    requested = jit_compile(config)
+    objective.compile_with(make_optimizers(config, objective, frozen), jit_compile=requested)
+    if requested is True and objective.jit_compile is not True:
+      # Keras falls back without XLA (with a warning) where a layer says supports_jit=False: on a TPU that step
+      # would fail, so a run that asked for XLA stops here.
+      raise ConfigError("config.jit_compile=True, but Keras cannot compile this objective's step with XLA (a "
+                        "layer has supports_jit=False, or op determinism is enabled): use "
+                        "--config.jit_compile=auto or False.")
     objective.build_for_training()
   return objective, reports
 
