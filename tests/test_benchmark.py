@@ -4,6 +4,7 @@ import importlib.util
 import json
 import math
 import os
+import subprocess
 import sys
 
 import pytest
@@ -172,3 +173,64 @@ def test_input_mode_bad_flags_and_pp_name_the_fix(tiny_shapes):
   with pytest.raises(model_garden.data.PreprocessConfigError, match=r"random_crop\(64\).*32x32"):
     bm.run(bm.parse_args(["--mode=input", "--dataset=mg_shapes/tiny32", f"--data_dir={data_dir}",
                           "--pp=decode|random_crop(64)"]))
+
+
+# LiT's two towers at toy size: a 16 px ViT (2x2 patches of 8 px) and a one-block text transformer, width 8.
+TINY_TWO_TOWERS = ("two_towers(image=\"vit(variant='mu/8', image_size=16, width=8, mlp_dim=16, num_heads=2)\", "
+                   "text=\"text_transformer(width=8, depth=1, mlp_dim=16, num_heads=2, vocab_size=50, max_len=4)\", "
+                   "out_dim=8)")
+
+
+def _run_cli(*args):
+  return subprocess.run([sys.executable, os.path.join(REPO, "tools", "benchmark.py"), *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=300, check=False)
+
+
+def _encoder_block_flops(tokens, width, mlp_dim):
+  return (2 * 4 * tokens * width * width  # q, k, v, out projections.
+          + 2 * 2 * tokens * tokens * width  # q.k and attention.v.
+          + 2 * 2 * tokens * width * mlp_dim)  # MLP.
+
+
+def test_two_towers_cli_times_image_text_pairs_and_the_contrastive_train_step():
+  proc = _run_cli(f"--model={TINY_TWO_TOWERS}", *FAST, "--mode=train,infer", "--precision=float32", "--remat",
+                  "--compare=keras_hub", "--json")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  result = _json_line(proc.stdout)
+  batch, width, embed = 2, 8, 8
+  image_flops = (2 * 4 * (8 * 8 * 3) * width  # Patch embedding: 4 patches of 8x8x3.
+                 + _encoder_block_flops(4, width, 16) + 2 * width * embed)  # One block, head.
+  text_flops = _encoder_block_flops(4, width, 16) + 2 * width * embed  # The embedding is a gather: no FLOPs.
+  assert result["two_towers"]["flops_per_pair_by_tower"] == {"img": image_flops, "txt": text_flops}
+  assert result["flops_per_image"]["ours"] == image_flops + text_flops
+  # The loss scores each of the batch's images against every text and back: two (batch x D) @ (D x batch).
+  loss_flops = 2 * 2 * batch * batch * embed // batch
+  assert result["two_towers"]["loss_flops_per_pair"] == loss_flops
+  rows = {(r["network"], r["mode"]): r for r in result["results"]}
+  assert set(rows) == {("ours", "train"), ("ours", "infer"), ("ours_remat", "train")}  # keras-hub: nothing.
+  for row in rows.values():
+    assert row["imgs_per_sec"] > 0
+    for key in ("imgs_per_sec", "step_time_ms", "achieved_gflops", "mfu", "peak_rss_mib", "matmul_peak_gflops"):
+      assert math.isfinite(row[key]), (key, row)
+    assert row["max_len"] == 4 and row["flops_per_image"] == image_flops + text_flops
+    assert row["achieved_gflops"] == pytest.approx(row["step_flops_per_image"] * row["imgs_per_sec"] / 1e9)
+  assert rows[("ours", "infer")]["step_flops_per_image"] == image_flops + text_flops
+  for key in (("ours", "train"), ("ours_remat", "train")):
+    train = rows[key]
+    assert train["step_flops_per_image"] == 3 * (image_flops + text_flops + loss_flops)
+    # Bidirectional cross-entropy over 2 pairs at temperature ~10 on unit vectors: in (0, 2t + log 2).
+    assert 0 < train["loss"] < 2 * 10.5 + math.log(2)
+  assert math.isfinite(rows[("ours_remat", "train")]["remat_time_ratio"])
+  assert "keras-hub has no LiT two-tower" in result["keras_hub_note"]
+  assert "img/s = image-text pairs/s" in proc.stdout and "NOTE: keras-hub has no LiT two-tower" in proc.stdout
+
+
+def test_two_towers_refuse_other_backends_and_towers_without_remat_in_one_line():
+  pytest.importorskip("jax", reason="jax is not installed")
+  proc = _run_cli(f"--model={TINY_TWO_TOWERS}", "--backend=jax")
+  assert proc.returncode != 0
+  assert proc.stderr.strip().splitlines()[-1] == f"benchmark.py: error: {bm.TWO_TOWERS_TF_ONLY}"
+  resnet_image = TINY_TWO_TOWERS.replace("vit(variant='mu/8', image_size=16, width=8, mlp_dim=16, num_heads=2)",
+                                         "resnet_small(image_size=16, widths=(8, 16))")
+  with pytest.raises(SystemExit, match="image tower of the two towers, ResNetSmall, does not support remat"):
+    bm.run(bm.parse_args([f"--model={resnet_image}", *FAST, "--mode=train", "--precision=float32", "--remat"]))

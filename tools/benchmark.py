@@ -42,8 +42,33 @@ What is measured, for every combination of --mode and --precision (comma lists):
     num_heads, patch_size from our variant table after spec overrides) with a Dense head on its [cls]
     token, randomly initialised and timed identically. keras-hub always adds a [cls] token (our default
     pool='gap' has one token fewer); both FLOP counts are printed. Only defined for ViT specs.
+  * --remat: the train step again with every block rematerialised (`remat` on the network, or on both
+    towers of a two-tower model): time and TF peak memory against the plain step.
   * --optimizer_state: bytes of the state of `adafactor_bv(momentum=0.9)`, our `adam` and `keras Adam`
     for the model's trainable variables, and Adafactor / Adam (Scaling ViT: <= 1/3 for ViT-B/16).
+
+Two towers (LiT): a `two_towers(...)` spec times the image-text model of LiT (`models/two_towers.py`), e.g.
+LiT B/16 (ViT-B/16 image tower with its [cls] token, as LiT's pretrained towers; a BERT-Base-sized text
+transformer; 16 tokens; 768-d embeddings):
+
+  .venv/bin/python tools/benchmark.py --model="two_towers(image=\"vit(variant='B/16', image_size=224, pool='tok')\", \
+      text=\"text_transformer(variant='B', vocab_size=32000, max_len=16)\", out_dim=768)" \
+      --batch=8 --mode=train,infer --precision=float32 --steps=5 --warmup=2
+
+  * Inputs: the random images above plus random int32 token ids (batch, max_len) in [1, vocab_size) of
+    the text tower, created once on the device. img/s counts image-text pairs.
+  * infer: both towers' L2-normalised embeddings, `model({"image": images, "labels": tokens},
+    training=False)`.
+  * train: both towers' forward (training=True), LiT's bidirectional softmax contrastive loss
+    (`model_garden.objectives.contrastive.softmax_contrastive`, the objective's own function, with the
+    learned temperature; every other pair of the batch is a negative), gradients, optimizer update;
+    timed as above. The row keeps the last timed step's loss.
+  * FLOPs per pair: the infer step traced at batch 1 (both towers; per tower in the header). A train
+    step counts 3x (forward + the loss's two (batch x D) @ (D x batch) logit matmuls, 4 * batch * D per
+    pair, so it grows with --batch).
+  * --compare=keras_hub: keras-hub has no LiT two-tower model; a NOTE says so and only ours is timed.
+  * --remat sets `remat` on both towers (one line names a tower that has none, e.g. a ResNet image tower).
+  * TensorFlow backend only (the loss is a TensorFlow function): --backend=jax or torch is refused.
 
 --mode=input times the input pipeline instead (alone, or with train/infer in one comma list):
 
@@ -63,6 +88,8 @@ What is measured, for every combination of --mode and --precision (comma lists):
 Output: a table, and with --json one JSON line at the end (the dict `run()` returns): `results` holds one
 row per (network, mode, precision) with imgs_per_sec, step_time_ms, peak_rss_mib, flops_per_image,
 matmul_peak_gflops, mfu and, for our rows, keras_hub_imgs_per_sec and ratio (ours / keras-hub img/s).
+Two-tower rows add max_len, loss_flops_per_image (0 for infer) and loss (train); `two_towers` holds the towers'
+names, max_len, vocab_size, embed_dim, FLOPs per pair by tower and the loss FLOPs per pair.
 
 Measured (the command above, --steps=5 --warmup=2, 2 idle CPU cores with avx512_bf16, two runs back to back;
 img/s ours / keras-hub, ratio):
@@ -118,7 +145,8 @@ except ImportError:  # Run from a checkout without `pip install -e .`.
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from model_garden import models  # noqa: E402
 from model_garden.data import DatasetUnavailableError  # noqa: E402
-from model_garden.registry import SpecError  # noqa: E402
+from model_garden.models.two_towers import TwoTowers  # noqa: E402
+from model_garden.registry import SpecError, spec_call  # noqa: E402
 
 try:  # The ViT registers itself on import; models/__init__ may not import it yet.
   from model_garden.models import vit as vit_module  # noqa: E402
@@ -132,6 +160,11 @@ DEFAULT_PP = "decode|inception_crop(224)|flip_lr|value_range(-1, 1)"
 # Precision policy -> dtype of its matmuls (the dtype the matmul peak is measured in).
 PRECISIONS = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
 COMPARES = ("none", "keras_hub")
+TWO_TOWERS = "two_towers"  # The LiT image-text model's factory: image-text pair steps, contrastive train loss.
+KERAS_HUB_NO_LIT = ("keras-hub has no LiT two-tower (image-text) model to compare against; only ours is timed.")
+TWO_TOWERS_TF_ONLY = ("two_towers(...) is benchmarked on the TensorFlow backend only (its train step uses "
+                      "model_garden.objectives.contrastive.softmax_contrastive, a TensorFlow loss); run it with "
+                      "--backend=tensorflow.")
 # Ops that call nested functions: graph_flops cannot see inside them and lists them as uncounted.
 _CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall", "While", "StatelessWhile", "If", "StatelessIf",
              "Case", "StatelessCase")
@@ -299,6 +332,36 @@ def count_flops(fn: Callable, input_shape: Sequence[int], batch: int = 1, dtype=
   return counted
 
 
+def count_two_towers_flops(model: TwoTowers, image_size: int, batch: int) -> Dict[str, Any]:
+  """FLOPs per image-text pair of a `TwoTowers`' embeddings, per tower, and of its contrastive loss.
+
+  The forward count traces the infer step, `model({"image": images, "labels": tokens}, training=False)`,
+  at batch 1. The loss, `softmax_contrastive` of `batch` pairs, scores every image against every text in
+  both directions: 2 x (2 * batch^2 * D) FLOPs per step, traced at `batch` and divided by it, so it grows
+  with the batch (4 * batch * D per pair).
+
+  Returns:
+    `count_flops`'s dict for the embeddings ("output_shape" is the embeddings' (1, D)), plus "by_tower"
+    ({"img": flops, "txt": flops} of each tower alone, which sum to "flops") and "loss_flops" per pair.
+  """
+  from model_garden.objectives.contrastive import softmax_contrastive  # pylint: disable=g-import-not-at-top
+  image_spec = tf.TensorSpec((1, image_size, image_size, 3), tf.float32)
+  token_spec = tf.TensorSpec((1, model.max_len), tf.int32)
+  concrete = tf.function(lambda images, tokens: model({"image": images, "labels": tokens}, training=False)
+                         ).get_concrete_function(image_spec, token_spec)
+  counted = graph_flops(concrete.graph, concrete.outputs)
+  counted["output_shape"] = tuple(concrete.structured_outputs["img"].shape)
+  counted["by_tower"] = {"img": count_flops(model.img, (image_size, image_size, 3))["flops"],
+                         "txt": count_flops(model.txt, (model.max_len,), dtype=tf.int32)["flops"]}
+  embedding = tf.TensorSpec((batch, int(counted["output_shape"][-1])), tf.float32)
+  loss = tf.function(lambda zimg, ztxt, t: softmax_contrastive(zimg, ztxt, zimg, ztxt, t, 0)[0]
+                     ).get_concrete_function(embedding, embedding, tf.TensorSpec((), tf.float32))
+  loss_counted = graph_flops(loss.graph, loss.outputs)
+  counted["loss_flops"] = loss_counted["flops"] // batch
+  counted["uncounted"] = sorted(set(counted["uncounted"]) | set(loss_counted["uncounted"]))
+  return counted
+
+
 # -- Peaks and memory -------------------------------------------------------------------------------------
 def measure_matmul_peak(dtype: str, size: int = 4096, reps: int = 5) -> Dict[str, float]:
   """GFLOP/s of a (size x size) @ (size x size) matmul in `dtype`: best and median of `reps` timed calls.
@@ -383,6 +446,18 @@ def is_vit(model) -> bool:
   return vit_module is not None and isinstance(model, vit_module.VisionTransformer)
 
 
+def is_two_towers(model) -> bool:
+  return isinstance(model, TwoTowers)
+
+
+def is_two_towers_spec(spec: str) -> bool:
+  """Whether `spec` calls the `two_towers` factory (False for a spec that does not parse: building reports it)."""
+  try:
+    return spec_call(spec)[0] == TWO_TOWERS
+  except SpecError:
+    return False
+
+
 def vit_sizes(model) -> Dict[str, int]:
   """Our ViT's sizes: its variant's row of the variant table (`decode_variant`) with the spec's overrides.
 
@@ -432,6 +507,8 @@ def make_step(model, mode: str, optimizer=None, jit_compile: bool = False) -> Ca
     return jax_step(model, mode, optimizer)
   if keras.backend.backend() == "torch":
     return torch_step(model, mode, optimizer)
+  if is_two_towers(model):
+    return two_towers_step(model, mode, optimizer, jit_compile)
   if mode == "infer":
     def infer_step(images, labels):
       del labels
@@ -453,8 +530,39 @@ def make_step(model, mode: str, optimizer=None, jit_compile: bool = False) -> Ca
   return tf.function(train_step, jit_compile=jit_compile)
 
 
+def two_towers_step(model: TwoTowers, mode: str, optimizer=None, jit_compile: bool = False) -> Callable:
+  """A `tf.function` step of a `TwoTowers` on (images, tokens): both towers' embeddings, or a LiT train step.
+
+  infer: `model({"image": images, "labels": tokens}, training=False)` (L2-normalised embeddings and exp(t)).
+  train: both towers' forward (training=True), LiT's bidirectional softmax contrastive loss
+  (`model_garden.objectives.contrastive.softmax_contrastive`, the training objective's own function, on
+  one replica: every pair of the batch is a negative of the others), gradients, optimizer update.
+  """
+  if mode == "infer":
+    def infer_step(images, tokens):
+      return model({"image": images, "labels": tokens}, training=False)
+    return tf.function(infer_step, jit_compile=jit_compile)
+
+  from model_garden.objectives.contrastive import softmax_contrastive  # pylint: disable=g-import-not-at-top
+  variables = _trainable(optimizer, model.trainable_variables)
+  optimizer.build(variables)  # Outside the trace, so the step never creates variables.
+
+  def train_step(images, tokens):
+    with tf.GradientTape() as tape:
+      zimg, ztxt, out = model.forward(images, tokens, training=True)
+      temperature = tf.cast(out["t"][0], tf.float32)
+      loss = softmax_contrastive(zimg, ztxt, zimg, ztxt, temperature, 0)[0]
+    grads = tape.gradient(loss, variables)
+    optimizer.apply(grads, variables)
+    return loss
+  return tf.function(train_step, jit_compile=jit_compile)
+
+
 def time_step(step: Callable, images, labels, steps: int, warmup: int) -> Dict[str, Any]:
-  """Traces `step`, runs `warmup` untimed steps, then times `steps` steps (each waits for its result)."""
+  """Traces `step`, runs `warmup` untimed steps, then times `steps` steps (each waits for its result).
+
+  Returns {"times": seconds per timed step, "trace_s", "warmup_s", "last": the last step's result (numpy)}.
+  """
   start = time.perf_counter()
   if keras.backend.backend() == "tensorflow":
     step.get_concrete_function(images, labels)
@@ -465,17 +573,17 @@ def time_step(step: Callable, images, labels, steps: int, warmup: int) -> Dict[s
   for _ in range(warmup):
     _wait(step(images, labels))
   warmup_s = time.perf_counter() - start
-  times = []
+  times, last = [], None
   for _ in range(max(1, steps)):
     start = time.perf_counter()
-    _wait(step(images, labels))
+    last = _wait(step(images, labels))
     times.append(time.perf_counter() - start)
-  return {"times": times, "trace_s": trace_s, "warmup_s": warmup_s}
+  return {"times": times, "trace_s": trace_s, "warmup_s": warmup_s, "last": last}
 
 
-def _wait(result) -> None:
+def _wait(result):
   # Fetching a value forces the (possibly asynchronous, on GPU) computation to finish.
-  keras.tree.map_structure(keras.ops.convert_to_numpy, result)
+  return keras.tree.map_structure(keras.ops.convert_to_numpy, result)
 
 
 # -- JAX and PyTorch ----------------------------------------------------------------------------------------
@@ -639,14 +747,25 @@ def _build(kind: str, build: Callable[[], keras.Model]) -> Tuple[keras.Model, Di
 
 def _bench_network(model: keras.Model, built: Dict[str, Any], options: Options, precision: str,
                    counted: Dict[str, Any], image_size: int) -> List[Dict[str, Any]]:
-  """Times every mode of one built network; returns one result row per mode (MFU is added by `run`)."""
+  """Times every mode of one built network; returns one result row per mode (MFU is added by `run`).
+
+  A `TwoTowers` gets random token ids in [1, vocab_size) of shape (batch, max_len) beside the images (in
+  place of the labels), and its rows count image-text pairs as images.
+  """
   forward_flops = counted["flops"]
+  loss_flops = counted.get("loss_flops", 0)  # The two-tower contrastive loss's matmuls, per pair.
   num_classes = int(counted["output_shape"][-1])
+  two_towers = is_two_towers(model)
   if keras.backend.backend() == "tensorflow":
     images = tf.random.stateless_uniform((options.batch, image_size, image_size, 3), seed=[options.seed, 0],
                                          minval=-1.0, maxval=1.0)
-    labels = tf.random.stateless_uniform((options.batch,), seed=[options.seed, 1], minval=0,
-                                         maxval=num_classes, dtype=tf.int32)
+    if two_towers:
+      vocab_size = int(model.txt.vocab_size)
+      labels = tf.random.stateless_uniform((options.batch, model.max_len), seed=[options.seed, 1],
+                                           minval=min(1, vocab_size - 1), maxval=vocab_size, dtype=tf.int32)
+    else:
+      labels = tf.random.stateless_uniform((options.batch,), seed=[options.seed, 1], minval=0,
+                                           maxval=num_classes, dtype=tf.int32)
   else:
     rng = np.random.default_rng(options.seed)
     images = keras.ops.convert_to_tensor(
@@ -663,7 +782,7 @@ def _bench_network(model: keras.Model, built: Dict[str, Any], options: Options, 
     timing = time_step(step, images, labels, options.steps, options.warmup)
     median = statistics.median(timing["times"])
     imgs_per_sec = options.batch / median
-    step_flops = forward_flops * (3 if mode == "train" else 1)
+    step_flops = (forward_flops + loss_flops) * 3 if mode == "train" else forward_flops
     achieved = step_flops * imgs_per_sec / 1e9
     rows.append({
         **built, "mode": mode, "precision": precision, "batch": options.batch, "image_size": image_size,
@@ -678,29 +797,52 @@ def _bench_network(model: keras.Model, built: Dict[str, Any], options: Options, 
         "peak_rss_mib": peak_rss_mib(), "peak_rss_delta_mib": peak_rss_mib() - rss,
         "device_peak_mib": device_peak_mib(),
     })
+    if two_towers:
+      rows[-1].update(max_len=model.max_len, loss_flops_per_image=loss_flops if mode == "train" else 0)
+      if mode == "train":
+        rows[-1]["loss"] = float(timing["last"])  # The last timed step's contrastive loss.
     del step, optimizer
   return rows
 
 
 def _bench_remat(model, built, options: Options, precision: str, counted, image_size: int,
                  plain_rows) -> List[Dict[str, Any]]:
-  """The train step again with every block rematerialised (`model.remat`): its peak memory and time, and their
-  ratios to the plain step of the same network in the same run."""
-  if not hasattr(model, "remat"):
-    raise SystemExit(f"--remat: {type(model).__name__} does not support rematerialisation (ViT, Mixer, BiT and "
-                     "the text towers do).")
-  model.remat = True
+  """The train step again with every block rematerialised (`model.remat`, both towers' for a `TwoTowers`): its
+  peak memory and time, and their ratios to the plain step of the same network in the same run."""
+  networks = remat_networks(model)
+  for network in networks:
+    network.remat = True
   try:
     rows = _bench_network(model, {**built, "network": "ours_remat"}, dataclasses.replace(options, modes=("train",)),
                           precision, counted, image_size)
   finally:
-    model.remat = False
+    for network in networks:
+      network.remat = False
   plain = next(r for r in plain_rows if r["mode"] == "train")
   for row in rows:
     row["remat_time_ratio"] = row["step_time_ms"] / plain["step_time_ms"]
     if row["device_peak_mib"] and plain["device_peak_mib"]:
       row["remat_memory_ratio"] = row["device_peak_mib"] / plain["device_peak_mib"]
   return rows
+
+
+def remat_networks(model) -> List[keras.Model]:
+  """The networks whose `remat` flag --remat sets: `model`, or both towers of a `TwoTowers`.
+
+  Raises:
+    SystemExit: (one line naming the network) when one of them cannot rematerialise its blocks.
+  """
+  if is_two_towers(model):
+    for role, tower in (("image", model.img), ("text", model.txt)):
+      if not hasattr(tower, "remat"):
+        raise SystemExit(f"--remat: the {role} tower of the two towers, {type(tower).__name__}, does not support "
+                         "rematerialisation (ViT, Mixer, BiT, TextTransformer and BertEncoder do); drop --remat or "
+                         "use such towers.")
+    return [model.img, model.txt]
+  if not hasattr(model, "remat"):
+    raise SystemExit(f"--remat: {type(model).__name__} does not support rematerialisation (ViT, Mixer, BiT and "
+                     "the text towers do).")
+  return [model]
 
 
 def optimizer_state_report(spec: str, lr: float = 1e-3) -> Dict[str, Any]:
@@ -895,7 +1037,15 @@ def run(options: Options) -> Dict[str, Any]:
   }
   def count(kind, model, image_size):
     # Counted per precision (cheap, batch 1) so by_dtype shows what each policy runs in.
-    counted = count_flops(model, (image_size, image_size, 3))
+    if is_two_towers(model):
+      counted = count_two_towers_flops(model, image_size, options.batch)
+      result["two_towers"] = {
+          "image_tower": type(model.img).__name__, "text_tower": type(model.txt).__name__,
+          "max_len": int(model.max_len), "vocab_size": int(model.txt.vocab_size),
+          "embed_dim": int(counted["output_shape"][-1]), "flops_per_pair_by_tower": counted["by_tower"],
+          "loss_flops_per_pair": counted["loss_flops"]}
+    else:
+      counted = count_flops(model, (image_size, image_size, 3))
     result["flops_per_image"].setdefault(kind, counted["flops"])
     result["flops_detail"].setdefault(kind, {key: counted[key] for key in ("by_op", "uncounted")})
     return counted
@@ -908,19 +1058,24 @@ def run(options: Options) -> Dict[str, Any]:
       rows = []
 
       model, built = _build("ours", lambda: models.get(options.model))
+      if is_two_towers(model) and keras.backend.backend() != "tensorflow":
+        raise FlagError(TWO_TOWERS_TF_ONLY)  # A spec that builds one under another name.
+      if options.remat and "train" in options.modes:
+        remat_networks(model)  # Refuses before anything is timed.
       image_size = int(getattr(model, "image_size", None) or 224)
       result["image_size"] = image_size
       compare = options.compare == "keras_hub" and is_vit(model)
       if options.compare == "keras_hub" and not compare:
-        result["keras_hub_note"] = (f"The keras-hub comparison is only defined for ViT specs (vit(...)); "
-                                    f"{options.model!r} builds a {type(model).__name__}.")
+        result["keras_hub_note"] = KERAS_HUB_NO_LIT if is_two_towers(model) else (
+            f"The keras-hub comparison is only defined for ViT specs (vit(...)); "
+            f"{options.model!r} builds a {type(model).__name__}.")
       sizes = vit_sizes(model) if compare else None
       classes = int(getattr(model, "num_classes", 0) or 0)  # keras-hub gets a head of the same size.
-      ours = _bench_network(model, built, options, precision, count("ours", model, image_size), image_size)
+      counted = count("ours", model, image_size)
+      ours = _bench_network(model, built, options, precision, counted, image_size)
       rows.extend(ours)
       if options.remat and "train" in options.modes:
-        rows.extend(_bench_remat(model, built, options, precision, count("ours", model, image_size), image_size,
-                                 ours))
+        rows.extend(_bench_remat(model, built, options, precision, counted, image_size, ours))
       del model
 
       if compare:
@@ -977,6 +1132,8 @@ def _check(options: Options) -> None:
   if options.backend != keras.backend.backend():
     raise FlagError(f"--backend={options.backend} but Keras runs on {keras.backend.backend()} (it picks its "
                     f"backend once, at import): pass --backend on the command line of tools/benchmark.py.")
+  if options.backend != "tensorflow" and is_two_towers_spec(options.model):
+    raise FlagError(TWO_TOWERS_TF_ONLY)
   if options.backend != "tensorflow" and (options.optimizer or options.jit_compile or options.optimizer_state):
     raise FlagError("--optimizer, --optimizer_state and --jit_compile are TensorFlow-only here (model_garden's "
                     f"optimizers and tf.function); drop them with --backend={options.backend} (JAX steps are "
@@ -1015,6 +1172,15 @@ def format_table(result: Dict[str, Any]) -> str:
     lines.append(f"  keras-hub ViTBackbone: hidden_dim {s['width']}, num_layers {s['depth']}, mlp_dim "
                  f"{s['mlp_dim']}, num_heads {s['num_heads']}, patch_size {s['patch_size']}, "
                  "head on the [cls] token")
+  towers = result.get("two_towers")
+  if towers:
+    by_tower = towers["flops_per_pair_by_tower"]
+    lines.append(f"  two towers: {towers['image_tower']} image tower + {towers['text_tower']} text tower "
+                 f"({towers['max_len']} random tokens in [1, {towers['vocab_size']}) per text), "
+                 f"{towers['embed_dim']}-d embeddings; img/s = image-text pairs/s")
+    lines.append(f"  GFLOP/pair: image tower {by_tower['img'] / 1e9:.3f} + text tower {by_tower['txt'] / 1e9:.3f}; "
+                 f"train step = 3x (forward + softmax contrastive loss, "
+                 f"{towers['loss_flops_per_pair'] / 1e6:.3f} MFLOP/pair at batch {result['batch']})")
   if result.get("keras_hub_note"):
     lines.append(f"  NOTE: {result['keras_hub_note']}")
   train_opt = {r["optimizer"] for r in result["results"] if r["optimizer"]}
