@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = "model_garden/configs/mg_shapes_classification.py"
 TOOLS = sorted(f for f in os.listdir(os.path.join(ROOT, "tools")) if f.endswith(".py") and not f.startswith("_"))
 # Tools whose module imports model_garden (so TensorFlow) at the top: their --help only exits 0.
-HEAVY_TOOLS = ("benchmark.py", "gan_study.py", "moam.py")
+HEAVY_TOOLS = ("benchmark.py", "gan_study.py")
 
 
 def _env(**extra):
@@ -70,6 +70,10 @@ def test_train_cli_user_errors_are_one_line(tmp_path):
   not_writable = _one_error_line(_run(["-m", "model_garden.train", f"--config={CONFIG}:runlocal",
                                        f"--workdir={a_file}/sub"]))
   assert not_writable == f"error: {a_file}/sub: Not a directory"
+  negative_steps = _one_error_line(_run(["-m", "model_garden.train", f"--config={CONFIG}:runlocal",
+                                         f"--workdir={tmp_path}/steps", "--config.total_steps=-5"]))
+  assert negative_steps == "error: config.total_steps must be a positive integer, got -5."
+  assert not os.path.exists(tmp_path / "steps")  # nothing trained, nothing written
 
 
 def test_train_cli_verbose_shows_the_traceback(tmp_path):
@@ -386,3 +390,14 @@ def test_keras_load_model_without_the_import_fails_as_documented(tmp_path):
   result = subprocess.run([sys.executable, "-c", code, path], env=_env(TF_CPP_MIN_LOG_LEVEL="2"),
                           capture_output=True, text=True, timeout=300)
   assert result.stdout.split() == ["FAILS", "True", "LOADS", "ResNetSmall"], result.stderr[-2000:]
+
+
+def test_load_weights_says_a_truncated_model_is_not_a_valid_archive(tmp_path):
+  from model_garden import models  # pylint: disable=g-import-not-at-top
+  spec = "resnet_small(num_classes=3, image_size=16, widths=(4,))"
+  path = tmp_path / "m.keras"
+  models.get(spec).save(path)
+  data = path.read_bytes()
+  path.write_bytes(data[: len(data) // 2])
+  with pytest.raises(errors.UserError, match=r"is not a valid \.keras archive .*truncated or corrupt"):
+    models.load_weights(models.get(spec), str(path))

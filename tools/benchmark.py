@@ -135,14 +135,18 @@ if __name__ == "__main__" and _backend_flag(sys.argv[1:]) in BACKENDS:
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# The package first: on TensorFlow it imports it with the start-up lines filtered by TF_CPP_MIN_LOG_LEVEL
+# (model_garden.cli), which TensorFlow 2.21 prints before it reads that variable.
+try:
+  import model_garden  # noqa: F401,E402
+except ImportError:  # Run from a checkout without `pip install -e .`.
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  import model_garden  # noqa: F401,E402
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-try:
-  import model_garden  # noqa: F401
-except ImportError:  # Run from a checkout without `pip install -e .`.
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from model_garden import models  # noqa: E402
 from model_garden.data import DatasetUnavailableError  # noqa: E402
 from model_garden.models.two_towers import TwoTowers  # noqa: E402

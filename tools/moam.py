@@ -20,17 +20,15 @@ import json
 import os
 import sys
 
-import keras
-import tensorflow as tf
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
-import model_garden  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import  (registers everything)
-import model_garden.data.semi_supervised as semi_supervised  # noqa: E402
-from model_garden import training  # noqa: E402
-from model_garden.configs.ssl import moam  # noqa: E402
+
+def _moam_config(config_arg: str):
+  # model_garden (and with it TensorFlow) loads here, not at import: `--help` stays fast.
+  from model_garden.configs.ssl import moam  # pylint: disable=g-import-not-at-top
+  return moam.get_config(config_arg)
 
 
 def _arg(config_arg: str, **extra) -> str:
@@ -47,7 +45,8 @@ def _step(number: int, workdir: str, config_arg: str, verbose, **extra):
     with open(results_path) as f:
       return step_dir, json.load(f)
   print(f"MOAM step {number}: training in {step_dir}.", flush=True)
-  config = moam.get_config(_arg(config_arg, step=number, **extra))
+  config = _moam_config(_arg(config_arg, step=number, **extra))
+  from model_garden import training  # pylint: disable=g-import-not-at-top  (TensorFlow)
   return step_dir, training.train(config, step_dir, verbose=verbose)
 
 
@@ -56,8 +55,12 @@ def label_training_set(step_dir: str, config_arg: str, path: str):
   if os.path.exists(path):
     print(f"Pseudo-labels: already written ({path}).", flush=True)
     return
-  spec = moam.get_config(_arg(config_arg, step=1)).label_with
-  network = keras.saving.load_model(os.path.join(step_dir, "model.keras"), compile=False)
+  spec = _moam_config(_arg(config_arg, step=1)).label_with
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import model_garden  # pylint: disable=g-import-not-at-top
+  from model_garden.data import semi_supervised  # pylint: disable=g-import-not-at-top
+  # model_garden.load_model: one clear error for a truncated or missing archive.
+  network = model_garden.load_model(os.path.join(step_dir, "model.keras"), compile=False)
   predict = tf.function(lambda images: network(images, training=False))
   labels = semi_supervised.write_pseudo_labels(predict, spec["dataset"], spec["split"], pp=spec["pp"], path=path,
                                                data_dir=spec.get("data_dir"))

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from model_garden.evaluation.feature_extractor import FeatureExtractor, FeatureExtractorUnavailableError
+from model_garden.keras_archive import check_keras_archive
 
 INCEPTION_SIZE = 299
 
@@ -111,6 +112,7 @@ class NetworkFeatures(FeatureExtractor):
 
   def __init__(self, network, feature_key: str = "pre_logits", batch_size: int = 256):
     if isinstance(network, str):
+      check_keras_archive(network)  # one clear error for a missing or truncated file
       network = keras.saving.load_model(network)
     if not hasattr(network, "intermediates"):
       raise TypeError(f"NetworkFeatures needs a model_garden ImageModel (with intermediates()), got "

@@ -7,6 +7,8 @@ from typing import Dict, Optional
 
 import keras
 
+from model_garden.keras_archive import check_keras_archive
+
 
 class WeightsMismatchError(ValueError):
   """The saved weights do not fit the model: lists missing, unexpected and mis-shaped variables."""
@@ -36,6 +38,7 @@ def load_weights(model: keras.Model, source, skip: Optional[str] = None, strict:
     {"loaded": [...], "skipped": [...]} relative variable paths.
   """
   if isinstance(source, str):
+    check_keras_archive(source)  # one clear error for a missing or truncated file
     source_model = keras.saving.load_model(source, compile=False)
   else:
     source_model = source

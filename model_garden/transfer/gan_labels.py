@@ -62,6 +62,8 @@ def load_network(features):
   if not os.path.exists(features):
     raise FileNotFoundError(f"features={features}: no such file. Train the self-supervised network first "
                             "(model_garden/configs/ssl/rotation.py) and pass its model.keras.")
+  from model_garden.keras_archive import check_keras_archive  # pylint: disable=import-outside-toplevel
+  check_keras_archive(features)  # one clear error for a truncated file
   return keras.saving.load_model(features, compile=False)
 
 
