@@ -24,10 +24,8 @@ from __future__ import annotations
 import os
 import re
 
-
-
 # Re-exported: the archive check is in its own module, which models/ can import without a cycle.
-from model_garden.keras_archive import ModelFileError, check_keras_archive  # noqa: E402,F401
+from model_garden.keras_archive import ModelFileError, check_keras_archive  # noqa: F401
 
 
 
