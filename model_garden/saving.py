@@ -28,7 +28,6 @@ import re
 from model_garden.keras_archive import ModelFileError, check_keras_archive  # noqa: F401
 
 
-
 def load_model(path, compile: bool = False, **kwargs):  # pylint: disable=redefined-builtin
   """`keras.saving.load_model(path)` with model_garden's classes registered and one clear error per failure.
 
