@@ -41,6 +41,8 @@ def run_cli(config: str, workdir, *overrides, timeout: int = 600):
 def check_run(proc, workdir):
   """The run exited 0, printed its results as the last line, and left the workdir's files."""
   assert proc.returncode == 0, proc.stderr[-4000:]
+  # The CLI's progress counts steps (StepProgress), not Keras' "Epoch i/n" of log_steps-long epochs.
+  assert "Epoch" not in proc.stdout + proc.stderr and "step " in proc.stdout, proc.stdout[-2000:]
   results = json.loads(proc.stdout.strip().splitlines()[-1])
   assert results["step"] > 0
   for name in ("config.json", "results.json", "model.keras"):
