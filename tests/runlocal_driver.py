@@ -5,6 +5,7 @@ absl's app.run parses sys.argv); the `--config.<field>` override flags that ml_c
 parsing are removed before the next command. Used by the runlocal tests, which run every config this way.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -42,3 +43,23 @@ def run_commands(commands, timeout: int = 1500) -> subprocess.CompletedProcess:
          "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
   return subprocess.run([sys.executable, "-c", DRIVER, *commands], cwd=ROOT, env=env, capture_output=True,
                         text=True, timeout=timeout)
+
+
+def run_runlocal(commands: dict, workdirs: dict, timeout: int = 1500):
+  """Runs {name: command line} in one subprocess; returns (the process, {name: (workdir, results.json)}) for the
+  runs that wrote their results into `workdirs[name]`."""
+  proc = run_commands(list(commands.values()), timeout=timeout)
+  results = {}
+  for name, workdir in workdirs.items():
+    path = os.path.join(workdir, "results.json")
+    if os.path.exists(path):
+      with open(path) as f:
+        results[name] = (workdir, json.load(f))
+  return proc, results
+
+
+def result_of(runs, name):
+  """(workdir, results) of run `name` from `run_runlocal`'s answer; fails with the process's output if it has none."""
+  proc, results = runs
+  assert name in results, f"{name} wrote no results.json:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+  return results[name]

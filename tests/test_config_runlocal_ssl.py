@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from runlocal_driver import run_commands
+from runlocal_driver import result_of, run_runlocal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = ["exemplar", "jigsaw", "moam", "pseudo_label", "relative_patch_location", "rotation", "s4l_exemplar",
@@ -31,26 +31,15 @@ EXTRA_METRICS = {"exemplar": "train/retrieval_accuracy", "moam": "train/vat", "p
 def runs(tmp_path_factory):
   """{config name: (workdir, results)} of one subprocess running every runlocal command line."""
   base = tmp_path_factory.mktemp("runlocal_ssl")
-  commands, workdirs = [], {}
-  for name in CONFIGS:
-    workdirs[name] = str(base / name)
-    commands.append(f"model_garden.train --config=model_garden/configs/ssl/{name}.py:runlocal "
-                    f"--workdir={workdirs[name]} {OVERRIDES.get(name, '')}".strip())
-  proc = run_commands(commands)
-  results = {}
-  for name, workdir in workdirs.items():
-    path = os.path.join(workdir, "results.json")
-    if os.path.exists(path):
-      with open(path) as f:
-        results[name] = (workdir, json.load(f))
-  return proc, results
+  workdirs = {name: str(base / name) for name in CONFIGS}
+  commands = {name: f"model_garden.train --config=model_garden/configs/ssl/{name}.py:runlocal "
+                    f"--workdir={workdirs[name]} {OVERRIDES.get(name, '')}".strip() for name in CONFIGS}
+  return run_runlocal(commands, workdirs)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_runlocal_cli(runs, name):
-  proc, results = runs
-  assert name in results, f"{name} wrote no results.json:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-  workdir, numbers = results[name]
+  workdir, numbers = result_of(runs, name)
   assert numbers["step"] == 6
   assert math.isfinite(numbers["train/loss"]) and numbers["train/loss"] > 0
   if name in EXTRA_METRICS:

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from runlocal_driver import run_commands
+from runlocal_driver import result_of, run_runlocal
 from test_config_runlocal import STUDY, config_files
 
 CONFIGS = [c for c in config_files() if c != STUDY]
@@ -24,22 +24,14 @@ def runs(tmp_path_factory):
   """(the process, {config: (workdir, results)}) of one subprocess running every config with XLA."""
   base = tmp_path_factory.mktemp("runlocal_xla")
   workdirs = {c: str(base / c.replace("/", "_").replace(".py", "")) for c in CONFIGS}
-  proc = run_commands([f"model_garden.train --config=model_garden/configs/{c}:runlocal --workdir={w} "
-                       "--config.jit_compile=True" for c, w in workdirs.items()])
-  results = {}
-  for config, workdir in workdirs.items():
-    path = os.path.join(workdir, "results.json")
-    if os.path.exists(path):
-      with open(path) as f:
-        results[config] = (workdir, json.load(f))
-  return proc, results
+  commands = {c: f"model_garden.train --config=model_garden/configs/{c}:runlocal --workdir={w} "
+                 "--config.jit_compile=True" for c, w in workdirs.items()}
+  return run_runlocal(commands, workdirs)
 
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_runlocal_with_xla(runs, config):
-  proc, results = runs
-  assert config in results, f"{config} wrote no results.json:\n{proc.stdout[-2000:]}\n{proc.stderr[-6000:]}"
-  workdir, numbers = results[config]
+  workdir, numbers = result_of(runs, config)
   assert numbers["step"] > 0
   losses = [v for k, v in numbers.items() if k.startswith("train/") and "loss" in k]
   assert losses and all(math.isfinite(v) for v in losses), numbers
