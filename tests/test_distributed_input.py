@@ -6,29 +6,19 @@ get_dataset(..., batch_size=GLOBAL, skip_examples=step * GLOBAL, input_context=c
 
 import json
 import os
-import socket
 import subprocess
 import sys
+
+from loopback_cluster import tf_configs
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_input.py")
 
 
-def _free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  for s in socks:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in socks]
-  for s in socks:
-    s.close()
-  return ports
-
-
 def test_two_workers_see_every_example_of_an_epoch_once_and_resume_per_host(tiny_shapes, tmp_path):
   builder, data_dir = tiny_shapes
-  cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
   procs = []
-  for index in range(2):
-    env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+  for index, tf_config in enumerate(tf_configs(2)):
+    env = {**os.environ, "TF_CONFIG": tf_config}
     procs.append(subprocess.Popen([sys.executable, SCRIPT, data_dir, str(tmp_path / f"worker{index}.json")],
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
   for proc in procs:

@@ -1,14 +1,14 @@
 """A distributed step equals a one-device step on the same global batch (Mirrored, MultiWorker), with and
 without gradient accumulation."""
 
-import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+from loopback_cluster import tf_configs
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_step.py")
 
@@ -59,22 +59,9 @@ def test_gradient_accumulation_equals_the_whole_batch_step(single_device, tmp_pa
   _assert_same(single_device, tmp_path / "mirrored_accum.npz")
 
 
-def _free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  for s in socks:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in socks]
-  for s in socks:
-    s.close()
-  return ports
-
-
 def test_multi_worker_two_processes_equals_single_device(single_device, tmp_path):
-  ports = _free_ports(2)
-  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
   procs = []
-  for index in range(2):
-    tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+  for index, tf_config in enumerate(tf_configs(2)):
     procs.append(_run("multi_worker", tmp_path / f"worker{index}.npz", {"TF_CONFIG": tf_config}))
   logs = [_wait(p) for p in procs]
   assert all("replicas 2" in log for log in logs), logs
