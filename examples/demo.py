@@ -15,7 +15,7 @@ Lu model is exported as one SavedModel (`saved_model/`: `embed_images`, `embed_t
 the tokenizer in the graph), reloaded, and its `zero_shot` signature scored on test images, so the served
 model is checked against the Keras one.
 
-The classification job trains ResNetSmall on the shapes (600 steps: test accuracy ~0.90 in about 90 s)
+The classification job trains ResNetSmall on the shapes (600 steps: test accuracy ~0.97 in about 90 s)
 and exports a classifier SavedModel.
 
 The last line printed is a JSON object with the figures (accuracies, recalls, seconds, paths).

@@ -12,7 +12,8 @@ Smoke test (a few steps, seconds):
   python -m model_garden.train \
       --config=model_garden/configs/mg_shapes_classification.py:runlocal --workdir=/tmp/smoke
 
-Expected: test accuracy 0.90 after 600 steps of batch 64 (measured: 0.9025, 88 s of training on 2 cores).
+Expected: test accuracy 0.97 after 600 steps of batch 64 (measured 2026-12-04: 0.975, validation 0.974, 41-44 s of
+training on 2 cores; 0.9025 before the parallel input pipeline, which reads the shuffled examples in another order).
 Arguments: runlocal, res (32/64/224 pick the dataset config), steps, batch. Every field overrides from the
 command line, e.g. `--config.networks.network.widths='(8, 16)'` or `--config.optimizer.lr=0.1`.
 """
