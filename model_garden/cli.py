@@ -237,6 +237,11 @@ def _flag_message(error: BaseException, message: str, flag: str) -> str:
     except (ValueError, SyntaxError):
       pass
   lines = [line.strip() for line in message.splitlines() if line.strip()]
+  if isinstance(error, AttributeError) and "has no attribute 'get_config'" in message:
+    # ml_collections loads --config=FILE as a module and calls its get_config.
+    path = flag.split("=", 1)[-1].split(":", 1)[0]
+    return (f"{path} defines no get_config(), so it is not a config file (a `common.py` holds helpers shared by "
+            "the configs). Give a training config, e.g. --config=model_garden/configs/mg_shapes_classification.py.")
   if isinstance(error, AttributeError) and lines:
     key = lines[0].strip("'\"")
     rest = " ".join(lines[1:])

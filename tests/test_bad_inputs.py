@@ -73,6 +73,9 @@ def test_train_cli_user_errors_are_one_line(tmp_path):
   negative_steps = _one_error_line(_run(["-m", "model_garden.train", f"--config={CONFIG}:runlocal",
                                          f"--workdir={tmp_path}/steps", "--config.total_steps=-5"]))
   assert negative_steps == "error: config.total_steps must be a positive integer, got -5."
+  helpers = _one_error_line(_run(["-m", "model_garden.train", "--config=model_garden/configs/gan/common.py:runlocal",
+                                  f"--workdir={tmp_path}/helpers"]))
+  assert "model_garden/configs/gan/common.py defines no get_config(), so it is not a config file" in helpers
   assert not os.path.exists(tmp_path / "steps")  # nothing trained, nothing written
 
 

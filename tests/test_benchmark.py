@@ -1,6 +1,5 @@
 """Tests of tools/benchmark.py: the FLOP counter against closed forms, and tiny end-to-end runs."""
 
-import importlib.util
 import json
 import math
 import os
@@ -13,6 +12,8 @@ import model_garden  # noqa: F401  Sets the Keras backend and registers the seri
 import keras
 import tensorflow as tf
 
+from tool_module import load_tool
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESNET = "resnet_small(num_classes=4, image_size=16, widths=(8, 16))"
 TINY_VIT = "vit(variant='Ti/16', num_classes=4, image_size=32, depth=2)"
@@ -20,17 +21,7 @@ TINY_VIT = "vit(variant='Ti/16', num_classes=4, image_size=32, depth=2)"
 FAST = ["--batch=2", "--steps=2", "--warmup=1", "--matmul_size=256", "--matmul_reps=2"]
 
 
-def _load_benchmark():
-  # tools/ is not a package: load the script as a module (registered first, as dataclasses need).
-  path = os.path.join(REPO, "tools", "benchmark.py")
-  spec = importlib.util.spec_from_file_location("model_garden_tools_benchmark", path)
-  module = importlib.util.module_from_spec(spec)
-  sys.modules[spec.name] = module
-  spec.loader.exec_module(module)
-  return module
-
-
-bm = _load_benchmark()
+bm = load_tool("benchmark.py")
 AFFINITY = os.sched_getaffinity(0)
 
 

@@ -1,6 +1,5 @@
 """tools/gpu_benchmark.py at toy sizes on the CPU: every section runs, with TensorFlow blocked, and counts right."""
 
-import importlib.util
 import json
 import math
 import os
@@ -9,19 +8,11 @@ import sys
 
 import pytest
 
+from tool_module import load_tool
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "tools", "gpu_benchmark.py")
-
-
-def _load():
-  spec = importlib.util.spec_from_file_location("model_garden_tools_gpu_benchmark", SCRIPT)
-  module = importlib.util.module_from_spec(spec)
-  sys.modules[spec.name] = module
-  spec.loader.exec_module(module)
-  return module
-
-
-gb = _load()
+gb = load_tool("gpu_benchmark.py")
 
 
 def _timm_importable():

@@ -249,8 +249,10 @@ def _check_step(objective, config, before: Sequence[np.ndarray], logs, after, ma
     raise ObjectiveCheckError(f"one step: non-finite logs {bad}.")
   index = {id(v): i for i, v in enumerate(objective.variables)}
   frozen = {id(v) for v in _frozen_variables(objective, config)}
-  trained = [v for v in objective.trainable_variables if id(v) not in frozen and
-             any(filter_trainable(o, [v]) for o in _optimizers(objective))]
+  # Each optimizer filters the whole list once (a per-variable call would warn once per variable about a
+  # frozen pattern that matches none of that one variable).
+  updated = {id(v) for o in _optimizers(objective) for v in filter_trainable(o, objective.trainable_variables)}
+  trained = [v for v in objective.trainable_variables if id(v) not in frozen and id(v) in updated]
   if not trained:
     raise ObjectiveCheckError("one step: the objective trains no variable.")
   unchanged = [v.path for v in trained if np.array_equal(before[index[id(v)]], after[index[id(v)]])
