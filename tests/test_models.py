@@ -77,6 +77,6 @@ def test_the_mixed_precision_check_fails_on_outputs_that_differ():
   model = model_garden.models.get(spec)
   images = tf.random.stateless_uniform((2, 16, 16, 3), (1, 2), -1, 1)
   outputs = model(images)
-  model_checks._check_mixed_precision(spec, model, images, outputs, "mixed_bfloat16", 0.03)
+  model_checks._check_mixed_precision(spec, model, images, outputs, "mixed_bfloat16", 0.1)
   with pytest.raises(AssertionError, match="differ from float32"):
-    model_checks._check_mixed_precision(spec, model, images, outputs * 1.1 + 0.1, "mixed_bfloat16", 0.03)
+    model_checks._check_mixed_precision(spec, model, images, outputs * 1.3 + 0.3, "mixed_bfloat16", 0.1)
