@@ -293,7 +293,7 @@ def _check_round_trip(objective, batch) -> None:
 # -- The harness ------------------------------------------------------------------------------------------------
 def run_objective_checks(config, batch: Mapping[str, np.ndarray], *, replicas: int = 2,
                          replica_reference: str = "one_device", xla: bool = True, rtol: float = 1e-5,
-                         xla_rtol: float = 1e-5, may_stay: str = "", seed: int = 0) -> Dict[str, Any]:
+                         xla_rtol: float = 1e-5, may_stay: str = "", seed: int = 1) -> Dict[str, Any]:
   """Checks the objective of `config` on the global `batch` ((a)-(d) of the module docstring).
 
   Args:
@@ -307,7 +307,7 @@ def run_objective_checks(config, batch: Mapping[str, np.ndarray], *, replicas: i
     xla_rtol: tolerance of the XLA check.
     may_stay: regex of trained variable paths allowed to keep their values in the step (zero gradient by
       construction, e.g. a bias that batch norm cancels).
-    seed: of the values given to all-zero trainable variables (zero-initialised heads).
+    seed: of the initial weights (Keras' global seed) and of the values given to all-zero trainable variables.
 
   Returns:
     {"objective": name, "logs": the one-device step's logs, "seconds": {check: seconds},
@@ -323,6 +323,9 @@ def run_objective_checks(config, batch: Mapping[str, np.ndarray], *, replicas: i
                        f"call model_garden.testing.configure_logical_cpus({replicas}) first, run `python -m "
                        "model_garden.testing.objective_checks --cases=FILE`, or pass replicas=0.")
   seconds, errors = {}, {}
+  # The same initial weights every run: a triplet loss's semi-hard mining can flip a near-tie between XLA and
+  # TensorFlow's kernels for some random weights (a jump, not a drift), so a case is checked on fixed ones.
+  keras.utils.set_random_seed(seed)
   started = time.time()
   accumulate = replicas if replicas and replica_reference == "accumulation" else 1
   objective = _build(config, grad_accum_steps=accumulate)
